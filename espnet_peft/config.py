@@ -1,0 +1,64 @@
+"""Adapter configuration dataclasses: the fields every method shares, and strict parsing."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Type, TypeVar
+
+# ESPnet's attention and feed-forward projections (Transformer, Conformer,
+# E-Branchformer). Suffix patterns: "linear_q" hits encoder and decoder alike.
+DEFAULT_TARGET_MODULES = ["linear_q", "linear_k", "linear_v", "linear_out", "w_1", "w_2"]
+
+
+class AdapterConfigError(ValueError):
+    pass
+
+
+@dataclass
+class AdapterConfig:
+    """Fields common to every method.
+
+    target_modules: module-name suffixes (``"linear_q"`` matches
+    ``encoder.encoders.0.self_attn.linear_q``) or regular expressions matched against
+    the full module name (``r"encoder\\.encoders\\.[45]\\..*"``).
+    """
+
+    target_modules: List[str] = field(default_factory=lambda: list(DEFAULT_TARGET_MODULES))
+
+    def validate(self) -> None:
+        if isinstance(self.target_modules, str):
+            self.target_modules = [self.target_modules]
+        if not self.target_modules:
+            raise AdapterConfigError("target_modules is empty: name at least one module pattern")
+
+    def to_dict(self) -> Dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+C = TypeVar("C", bound=AdapterConfig)
+
+
+def parse_config(cls: Type[C], method: str, conf: Dict[str, Any]) -> C:
+    """Build ``cls`` from a dict, refusing unknown keys and wrongly typed values."""
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(conf) - set(known))
+    if unknown:
+        raise AdapterConfigError(
+            f"unknown adapter_conf key(s) for method '{method}': {unknown}; "
+            f"valid keys are {sorted(known)}"
+        )
+    values = {}
+    for name, value in conf.items():
+        default = known[name].default
+        if isinstance(default, bool) and not isinstance(value, bool):
+            raise AdapterConfigError(f"adapter_conf '{name}' for '{method}' must be true/false, got {value!r}")
+        if isinstance(default, (int, float)) and not isinstance(default, bool):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise AdapterConfigError(
+                    f"adapter_conf '{name}' for '{method}' must be a number, got {value!r}")
+            value = type(default)(value) if isinstance(default, float) else value
+        values[name] = value
+    config = cls(**values)
+    config.validate()
+    return config

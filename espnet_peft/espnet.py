@@ -1,0 +1,146 @@
+"""ESPnet integration: adapter registration, a task wrapper for training, and model
+loading for inference.
+
+ESPnet's order in ``AbsTask.main_worker`` is build -> freeze -> ``create_adapter`` ->
+optimizer -> load ``--init_param`` -> ``Trainer.run``. Our ``create_adapter`` functions
+only give adapters their shapes; ``PeftTrainer.run`` initialises them from the weights
+ESPnet has loaded by then (PiSSA/SSVD/SSVD-O's SVD, DoRA's magnitude) before the first
+step, records the base-model fingerprint, and makes ``--save_strategy adapter_only``
+work for our methods (ESPnet's trainer knows only lora/houlsby there).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+from pathlib import Path
+from typing import Optional, Sequence
+
+import torch
+
+from espnet_peft.inject import (
+    adapter_layers, adapter_regularization, initialize_adapters, inject_adapters,
+    mark_only_adapters_trainable,
+)
+from espnet_peft.registry import METHODS
+
+FINGERPRINT_FILE = "base_fingerprint.safetensors"
+ESPNET_BUILTIN_LORA = "espnet_lora"
+
+
+def _add_regularization_to_loss(module, args, output):
+    """ESPnet models return (loss, stats, weight); add the adapters' penalty in training."""
+    if not module.training or not isinstance(output, tuple) or not torch.is_tensor(output[0]):
+        return output
+    reg = adapter_regularization(module)
+    if reg is None:
+        return output
+    stats = output[1]
+    if isinstance(stats, dict):
+        stats = dict(stats, adapter_reg=reg.detach())
+    return (output[0] + reg, stats) + tuple(output[2:])
+
+
+def _adapter_fn(method: str):
+    def create(model: torch.nn.Module, **adapter_conf) -> None:
+        inject_adapters(model, method, **adapter_conf)
+        # Unlike ESPnet's built-in lora, never leave the base weights trainable.
+        mark_only_adapters_trainable(model)
+        if any(layer.regularization_loss() is not None for _, layer in adapter_layers(model)):
+            model.register_forward_hook(_add_regularization_to_loss)
+    create.__name__ = f"create_{method}_adapter"
+    return create
+
+
+def register_espnet_adapters() -> None:
+    """Add every method to ``create_adapter_fn_table``. Ours replaces ESPnet's loralib
+    ``lora``, which stays available as ``espnet_lora``."""
+    from espnet2.layers import create_adapter as ca
+
+    table = ca.create_adapter_fn_table
+    if ESPNET_BUILTIN_LORA not in table and "lora" in table:
+        table[ESPNET_BUILTIN_LORA] = table["lora"]
+    for name in METHODS:
+        table[name] = _adapter_fn(name)
+
+
+def is_peft_method(name: Optional[str]) -> bool:
+    return name in METHODS
+
+
+# ----- training ------------------------------------------------------------------------
+
+def _write_fingerprint(model, output_dir: Path) -> None:
+    from safetensors.torch import save_file
+
+    from espnet_peft.state import _atomic_write, base_fingerprint
+
+    structure, table = base_fingerprint(model)
+    _atomic_write(output_dir / FINGERPRINT_FILE,
+                  lambda tmp: save_file({"table": table.contiguous()}, tmp,
+                                        metadata={"base_structure_sha256": structure}))
+
+
+def read_fingerprint(exp_dir: Path):
+    from safetensors.torch import load_file
+    from safetensors import safe_open
+
+    path = Path(exp_dir) / FINGERPRINT_FILE
+    if not path.is_file():
+        return None
+    with safe_open(str(path), framework="pt") as f:
+        structure = f.metadata()["base_structure_sha256"]
+    return structure, load_file(str(path))["table"]
+
+
+def make_peft_trainer(base_trainer):
+    class PeftTrainer(base_trainer):
+        @classmethod
+        def build_options(cls, args: argparse.Namespace):
+            options = base_trainer.build_options(args)
+            if getattr(args, "use_adapter", False) and is_peft_method(args.adapter):
+                changes = {"adapter": f"espnet_peft.{args.adapter}"}
+                if args.save_strategy == "adapter_only":
+                    # Saves trainable tensors + all buffers: our adapter tensors, their
+                    # "initialised" flags and BatchNorm statistics; the base comes from
+                    # --init_param at decoding time.
+                    changes["save_strategy"] = "required_grad_only"
+                options = dataclasses.replace(options, **changes)
+            return options
+
+        @classmethod
+        def run(cls, model, optimizers, schedulers, train_iter_factory, valid_iter_factory,
+                plot_attention_iter_factory, trainer_options, distributed_option) -> None:
+            if str(getattr(trainer_options, "adapter", "")).startswith("espnet_peft."):
+                n = initialize_adapters(model)
+                logging.info("espnet_peft: initialised %d adapter layers from the loaded weights", n)
+                if not distributed_option.distributed or distributed_option.dist_rank == 0:
+                    _write_fingerprint(model, Path(trainer_options.output_dir))
+            return super().run(model, optimizers, schedulers, train_iter_factory,
+                               valid_iter_factory, plot_attention_iter_factory,
+                               trainer_options, distributed_option)
+
+    return PeftTrainer
+
+
+def peft_task(task_cls):
+    """A subclass of an ESPnet task whose ``--adapter`` accepts every registered method."""
+
+    class PeftTask(task_cls):
+        trainer = make_peft_trainer(task_cls.trainer)
+
+        @classmethod
+        def get_parser(cls) -> argparse.ArgumentParser:
+            parser = super().get_parser()
+            from espnet2.layers.create_adapter import create_adapter_fn_table
+
+            for action in parser._actions:
+                if action.dest == "adapter":
+                    action.choices = sorted(create_adapter_fn_table)
+                    action.help = "Adapter name (espnet_peft methods: " + ", ".join(sorted(METHODS)) + ")"
+            return parser
+
+    PeftTask.__name__ = f"Peft{task_cls.__name__}"
+    PeftTask.__qualname__ = PeftTask.__name__
+    return PeftTask

@@ -1,0 +1,3 @@
+"""One module per adapter method; importing this package registers them all."""
+
+from espnet_peft.methods import dora, lora, pissa, s2lora, ssvd, ssvd_o  # noqa: F401

@@ -1,0 +1,80 @@
+"""DoRA (Liu et al., 2024): ``W = m * (W0 + s B A) / ||W0 + s B A||_row``.
+
+The row norm is detached from the graph (as in the DoRA paper and HF peft) and
+computed without materialising ``W0 + s B A``:
+``||w_i + s b_i A||^2 = ||w_i||^2 + 2 s <b_i, (W0 A^T)_i> + s^2 b_i (A A^T) b_i^T``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from espnet_peft.methods.lora import LoRAConfig, LowRankLinear
+from espnet_peft.registry import register_method
+
+
+@dataclass
+class DoRAConfig(LoRAConfig):
+    pass
+
+
+@register_method("dora", DoRAConfig)
+class DoRALinear(LowRankLinear):
+    method = "dora"
+    adapter_tensor_names = ("lora_A", "lora_B", "lora_magnitude")
+
+    def __init__(self, base: nn.Linear, config: DoRAConfig):
+        super().__init__(base, config)
+        self.lora_magnitude = nn.Parameter(
+            torch.ones(self.out_features, device=base.weight.device, dtype=base.weight.dtype))
+        self._merge_scale = None
+
+    @torch.no_grad()
+    def init_from_base(self) -> None:
+        self.lora_magnitude.data.copy_(self.weight.detach().float().norm(dim=1).to(self.lora_magnitude.dtype))
+
+    @torch.no_grad()
+    def weight_norm(self) -> torch.Tensor:
+        w0 = self.weight.detach()
+        a, b, s = self.lora_A.detach(), self.lora_B.detach(), self.scaling
+        sq = (w0 * w0).sum(1) + 2 * s * (b * (w0 @ a.t())).sum(1) + s * s * ((b @ (a @ a.t())) * b).sum(1)
+        return sq.clamp_min(0).sqrt()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self._prepared:
+            self._ensure_prepared()
+        if self.merged:
+            return F.linear(x, self.weight, self.bias)
+        scale = self.lora_magnitude / self.weight_norm()
+        out = F.linear(x, self.weight) + self.delta_forward(x)
+        out = out * scale
+        return out if self.bias is None else out + self.bias
+
+    def delta_weight(self) -> torch.Tensor:
+        # Only meaningful for merging: the full change of the weight.
+        w = self.weight.detach()
+        scale = (self.lora_magnitude / self.weight_norm()).detach()
+        return scale[:, None] * (w + super().delta_weight()) - w
+
+    @torch.no_grad()
+    def merge(self) -> None:
+        if self.merged:
+            return
+        if not self._prepared:
+            self._ensure_prepared()
+        self._merge_scale = (self.lora_magnitude / self.weight_norm()).clone()
+        self.weight.data = (self._merge_scale[:, None] * (self.weight.data + LowRankLinear.delta_weight(self))
+                            ).to(self.weight.dtype)
+        self.merged = True
+
+    @torch.no_grad()
+    def unmerge(self) -> None:
+        if not self.merged:
+            return
+        self.weight.data = (self.weight.data / self._merge_scale[:, None]
+                            - LowRankLinear.delta_weight(self)).to(self.weight.dtype)
+        self.merged = False

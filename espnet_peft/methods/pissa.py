@@ -1,0 +1,67 @@
+"""PiSSA (Meng et al., 2024): LoRA whose factors start at the top-r singular triplets of
+the *pretrained* weight; the residual ``W0 - s * B @ A`` stays frozen in ``weight``.
+
+As in HF peft: ``W0 = U S V^T``, ``S_r <- S_r / s``, ``B = U_r sqrt(S_r)``,
+``A = sqrt(S_r) V_r^T``, so ``s * B @ A`` equals the rank-r part of ``W0`` and the
+model's output is unchanged at initialisation (to float rounding).
+
+The residual ``W0 - U_r S_r V_r^T`` does not depend on the SVD's sign convention, so
+it is recomputed from the base weight whenever ``weight`` holds the base (after
+loading a base checkpoint and an adapter-only one, or when ESPnet resumes a
+``required_grad_only`` checkpoint) and left alone when it already holds the residual
+(a full checkpoint of an adapted model).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from espnet_peft.methods.lora import LoRAConfig, LowRankLinear
+from espnet_peft.registry import register_method
+
+
+@dataclass
+class PiSSAConfig(LoRAConfig):
+    alpha: float = 8.0  # the SSVD paper runs PiSSA with alpha = r
+
+
+@register_method("pissa", PiSSAConfig)
+class PiSSALinear(LowRankLinear):
+    method = "pissa"
+
+    def __init__(self, base, config):
+        super().__init__(base, config)
+        self._weight_is_residual = False
+
+    def _principal(self, w: torch.Tensor):
+        u, s, vh = torch.linalg.svd(w, full_matrices=False)
+        r = self.lora_A.shape[0]
+        s_r = s[:r] / self.scaling
+        return u[:, :r] * s_r.sqrt()[None, :], s_r.sqrt()[:, None] * vh[:r]
+
+    @torch.no_grad()
+    def init_from_base(self) -> None:
+        b, a = self._principal(self.weight.data.float())
+        self.lora_A.data.copy_(a.to(self.lora_A.dtype))
+        self.lora_B.data.copy_(b.to(self.lora_B.dtype))
+        self._to_residual(b, a)
+
+    @torch.no_grad()
+    def prepare(self) -> None:
+        if not self._weight_is_residual:
+            self._to_residual(*self._principal(self.weight.data.float()))
+
+    def _to_residual(self, b: torch.Tensor, a: torch.Tensor) -> None:
+        w = self.weight.data.float() - self.scaling * (b @ a)
+        self.weight.data.copy_(w.to(self.weight.dtype))
+        self._weight_is_residual = True
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        if prefix + "weight" in state_dict:
+            # A full checkpoint of an adapted model carries the residual (and the flag);
+            # a base checkpoint carries W0 (and no flag, or ours from before init).
+            flag = state_dict.get(prefix + "adapter_initialized")
+            self._weight_is_residual = bool(flag) if flag is not None else False
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)

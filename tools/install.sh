@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Create tools/venv with the pinned ESPnet + PyTorch stack and espnet_peft (editable).
+#
+#   tools/install.sh            # runtime + test dependencies
+#   PYTHON=python3.11 tools/install.sh
+#
+# Notes
+# - The venv keeps the pip that `python -m venv` ships (23.x): newer pip refuses
+#   ESPnet's dependency ci_sdr, which declares a direct-URL requirement in an extra.
+# - torch/torchaudio come from PyPI as a matched pair (a CUDA build that also runs on
+#   the CPU); constraints.txt pins every transitive package that was tested.
+# - Re-running is cheap: an existing venv is reused and pip skips satisfied pins.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+venv=${VENV:-"${root}/tools/venv"}
+python=${PYTHON:-python3}
+
+log() { echo "[install $(date +%H:%M:%S)] $*"; }
+
+if [ ! -x "${venv}/bin/python" ]; then
+    log "creating ${venv} with $(${python} --version 2>&1)"
+    "${python}" -m venv "${venv}"
+fi
+pip=("${venv}/bin/python" -m pip --disable-pip-version-check)
+
+log "installing pinned runtime + test dependencies (first run downloads ~3 GB)"
+"${pip[@]}" install -q -r "${root}/tools/requirements.txt" \
+    -r "${root}/tools/requirements-test.txt" -c "${root}/tools/constraints.txt"
+log "installing espnet_peft (editable)"
+"${pip[@]}" install -q --no-deps -e "${root}"
+"${venv}/bin/python" -c "import espnet_peft, espnet2, torch, torchaudio; \
+print('espnet_peft ready: torch', torch.__version__, 'torchaudio', torchaudio.__version__)"
+log "done; activate with: source ${venv}/bin/activate"
