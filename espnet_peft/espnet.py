@@ -141,6 +141,10 @@ def peft_task(task_cls):
                     action.help = "Adapter name (espnet_peft methods: " + ", ".join(sorted(METHODS)) + ")"
             return parser
 
-    PeftTask.__name__ = f"Peft{task_cls.__name__}"
-    PeftTask.__qualname__ = PeftTask.__name__
+    # Module-level names so that the classes pickle (ESPnet spawns one process per GPU).
+    for cls, name in ((PeftTask, f"Peft{task_cls.__name__}"),
+                      (PeftTask.trainer, f"Peft{task_cls.__name__}Trainer")):
+        cls.__name__ = cls.__qualname__ = name
+        cls.__module__ = __name__
+        globals()[name] = cls
     return PeftTask

@@ -7,8 +7,9 @@ running statistics of BatchNorm layers, which change during adapter training eve
 no base parameter does (Conformer convolution modules). Everything else comes from the
 base model, which is identified by its fingerprint: a SHA-256 of the names and shapes of
 all base tensors (the architecture, exactly) and, per tensor, the float64 sum and sum of
-squares (the values, to a tolerance that absorbs float16/float32 and CPU/GPU rounding
-but not a different or further-trained checkpoint).
+squares (the values, to a tolerance that absorbs rounding of every element to
+bfloat16/float16 -- e.g. a base loaded for ``--train_dtype bfloat16`` -- or CPU/GPU
+differences, but not a rescaled, different or re-trained checkpoint).
 """
 
 from __future__ import annotations
@@ -30,8 +31,10 @@ from espnet_peft.inject import (
 FORMAT_NAME = "espnet_peft.adapter"
 FORMAT_VERSION = 1
 FINGERPRINT_KEY = "__base_fingerprint__"
-# Relative tolerance of the value fingerprint; see module docstring.
-FINGERPRINT_RTOL = 1e-4
+# Per-element relative rounding the value fingerprint tolerates: bfloat16's unit
+# roundoff. |sum error| <= eps * sum|x| <= eps * sqrt(n * sumsq) and
+# |sumsq error| <= (2 eps + eps^2) * sumsq bound what rounding alone can do.
+FINGERPRINT_EPS = 2.0 ** -8
 
 
 class AdapterFileError(RuntimeError):
@@ -101,8 +104,9 @@ def check_fingerprint(expected: Tuple[str, torch.Tensor], actual: Tuple[str, tor
             f"{what} was trained on a base model with a different architecture (tensor names "
             "or shapes differ). Load it onto the base model it was trained from.")
     sums, sq, n = a_tab[:, 0], a_tab[:, 1], a_tab[:, 2]
-    tol_sq = FINGERPRINT_RTOL * sq + 1e-12
-    tol_sum = FINGERPRINT_RTOL * (n * sq).sqrt() + 1e-12
+    eps = FINGERPRINT_EPS
+    tol_sq = (2 * eps + eps * eps) * sq + 1e-12
+    tol_sum = eps * (n * sq).sqrt() + 1e-12
     bad = ((e_tab[:, 1] - sq).abs() > tol_sq) | ((e_tab[:, 0] - sums).abs() > tol_sum)
     if bool(bad.any()):
         raise BaseModelMismatchError(

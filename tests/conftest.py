@@ -1,0 +1,85 @@
+"""Shared fixtures: a small model with ESPnet-style layer names and a per-method config."""
+
+import copy
+
+import pytest
+import torch
+import torch.nn as nn
+
+# One small configuration per method; the matrix tests run over all of them.
+METHOD_CONFIGS = {
+    "lora": dict(r=4, alpha=8.0),
+    "dora": dict(r=4, alpha=8.0),
+    "pissa": dict(r=4, alpha=4.0),
+    "ssvd": dict(k_fraction=0.5, rotation="approx"),
+    "ssvd_o": dict(k_fraction=0.5, rotation="approx", budget_ratio=0.5),
+    "s2lora": dict(r=4, alpha=8.0, l1_weight=1e-3),
+}
+METHOD_NAMES = list(METHOD_CONFIGS)
+TARGETS = ["linear_q", "linear_v", "w_1", "w_2"]
+
+
+class Block(nn.Module):
+    """Attention-like and feed-forward projections named as in ESPnet, plus a BatchNorm
+    (like a Conformer convolution module) whose running stats move during training."""
+
+    def __init__(self, d: int, ff: int):
+        super().__init__()
+        self.linear_q = nn.Linear(d, d)
+        self.linear_v = nn.Linear(d, d, bias=False)
+        self.w_1 = nn.Linear(d, ff)   # in < out: SSVD rotates the input side
+        self.w_2 = nn.Linear(ff, d)   # out < in: SSVD rotates the output side
+        self.norm = nn.BatchNorm1d(d)
+
+    def forward(self, x):
+        h = x + self.linear_v(torch.tanh(self.linear_q(x)))
+        h = self.norm(h)
+        return h + self.w_2(torch.relu(self.w_1(h)))
+
+
+class TinyModel(nn.Module):
+    def __init__(self, d: int = 12, ff: int = 20, n_out: int = 5, blocks: int = 2):
+        super().__init__()
+        self.blocks = nn.ModuleList(Block(d, ff) for _ in range(blocks))
+        self.out = nn.Linear(d, n_out)
+
+    def forward(self, x):
+        for b in self.blocks:
+            x = b(x)
+        return self.out(x)
+
+
+@pytest.fixture
+def base_model():
+    torch.manual_seed(0)
+    model = TinyModel()
+    # Give BatchNorm non-trivial statistics, then freeze the base as "pretrained".
+    model.train()
+    with torch.no_grad():
+        model(torch.randn(64, 12))
+    return model.eval()
+
+
+@pytest.fixture
+def inputs():
+    return torch.randn(16, 12, generator=torch.Generator().manual_seed(1))
+
+
+def perturb_adapters(model, scale: float = 0.1, seed: int = 0):
+    """Move every adapter parameter away from its initial value, as training would."""
+    import espnet_peft
+
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for _, p in espnet_peft.adapter_parameters(model):
+            p.add_(scale * torch.randn(p.shape, generator=gen, dtype=p.dtype))
+
+
+def adapted_copy(model, method, **overrides):
+    import espnet_peft
+
+    m = copy.deepcopy(model)
+    conf = dict(METHOD_CONFIGS[method], **overrides)
+    espnet_peft.inject_adapters(m, method, target_modules=TARGETS, **conf)
+    espnet_peft.initialize_adapters(m)
+    return m

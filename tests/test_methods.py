@@ -1,0 +1,191 @@
+"""Invariants every method must satisfy (one matrix over all six methods)."""
+
+import copy
+
+import pytest
+import torch
+import torch.nn as nn
+
+import espnet_peft
+from espnet_peft import AdapterLinear
+from conftest import METHOD_CONFIGS, METHOD_NAMES, TARGETS, adapted_copy, perturb_adapters
+
+
+def closed_form_trainable(model, method, conf):
+    """Trainable parameter count from DESIGN.md section 2, computed from layer shapes."""
+    total, shapes = 0, set()
+    for _, layer in espnet_peft.adapter_layers(model):
+        i, o = layer.in_features, layer.out_features
+        m = min(i, o)
+        if method in ("lora", "pissa"):
+            total += conf["r"] * (i + o)
+        elif method == "dora":
+            total += conf["r"] * (i + o) + o
+        elif method == "s2lora":
+            total += conf["r"]
+            shapes.add((i, o))
+        else:
+            k = int(m * conf["k_fraction"])
+            if method == "ssvd":
+                total += (k * k if conf["rotation"] == "none" else k * (k - 1) // 2) + k
+            else:  # ssvd_o: each side gets the largest rotation that fits its budget share
+                def size(budget):
+                    n = 0
+                    while (n + 1) * n / 2 <= budget + 1e-9:
+                        n += 1
+                    return min(n, k)
+                budget = k * (k - 1) / 2
+                k_out, k_in = size(conf["budget_ratio"] * budget), size((1 - conf["budget_ratio"]) * budget)
+                total += k_in * (k_in - 1) // 2 + k_out * (k_out - 1) // 2 + k
+    total += sum(conf["r"] * (i + o) for i, o in shapes)
+    return total
+
+
+@pytest.mark.parametrize("method", METHOD_NAMES)
+def test_injection_keeps_output(method, base_model, inputs):
+    ref = base_model(inputs)
+    model = adapted_copy(base_model, method)
+    assert sum(1 for _ in espnet_peft.adapter_layers(model)) == 8
+    torch.testing.assert_close(model(inputs), ref, atol=2e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("method", METHOD_NAMES)
+def test_merge_unmerge_and_unload(method, base_model, inputs):
+    model = adapted_copy(base_model, method)
+    perturb_adapters(model)
+    adapted = model(inputs)
+    assert not torch.allclose(adapted, base_model(inputs), atol=1e-3), "perturbation had no effect"
+    weights = {n: m.weight.detach().clone() for n, m in espnet_peft.adapter_layers(model)}
+
+    espnet_peft.merge_adapters(model)
+    torch.testing.assert_close(model(inputs), adapted, atol=1e-5, rtol=1e-5)
+    espnet_peft.unmerge_adapters(model)
+    for n, m in espnet_peft.adapter_layers(model):
+        torch.testing.assert_close(m.weight, weights[n], atol=1e-6, rtol=1e-6)
+    torch.testing.assert_close(model(inputs), adapted, atol=1e-5, rtol=1e-5)
+
+    plain = espnet_peft.merge_and_unload(model)
+    assert not any(isinstance(m, AdapterLinear) for m in plain.modules())
+    assert all(type(plain.get_submodule(n)) is nn.Linear for n in weights)
+    assert set(plain.state_dict()) == set(base_model.state_dict())
+    torch.testing.assert_close(plain(inputs), adapted, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("method", METHOD_NAMES)
+def test_state_dict_round_trip(method, base_model, inputs, tmp_path):
+    model = adapted_copy(base_model, method)
+    perturb_adapters(model)
+    expected = model(inputs)
+    sd = espnet_peft.adapter_state_dict(model)
+    assert all("weight" != k.rsplit(".", 1)[-1] for k in sd if not k.startswith("peft_shared")), \
+        "base weights leaked into the adapter state dict"
+
+    fresh = copy.deepcopy(base_model)
+    espnet_peft.inject_adapters(fresh, method, target_modules=TARGETS, **METHOD_CONFIGS[method])
+    espnet_peft.load_adapter_state_dict(fresh, sd)
+    torch.testing.assert_close(fresh(inputs), expected, atol=1e-6, rtol=1e-6)
+
+    # The same through an adapter file, onto an untouched copy of the base.
+    path = espnet_peft.save_adapter(model, tmp_path / "adapter.safetensors")
+    again = copy.deepcopy(base_model)
+    meta = espnet_peft.load_adapter(again, path)
+    assert meta["method"] == method
+    torch.testing.assert_close(again(inputs), expected, atol=1e-6, rtol=1e-6)
+
+
+@pytest.mark.parametrize("method", METHOD_NAMES)
+def test_only_adapters_train_and_counts_match_closed_form(method, base_model, inputs):
+    model = adapted_copy(base_model, method)
+    espnet_peft.mark_only_adapters_trainable(model)
+    trainable, total = espnet_peft.count_parameters(model)
+    assert trainable == closed_form_trainable(model, method, METHOD_CONFIGS[method])
+    assert total == sum(p.numel() for p in base_model.parameters()) + trainable
+
+    model.train()
+    model(inputs).pow(2).mean().backward()
+    adapter_ids = {id(p) for _, p in espnet_peft.adapter_parameters(model)}
+    for name, p in model.named_parameters():
+        if id(p) in adapter_ids:
+            assert p.requires_grad and p.grad is not None, name
+        else:
+            assert not p.requires_grad and p.grad is None, name
+    # A zero-initialised factor (B) gets a gradient even though the delta is zero.
+    assert any(p.grad.abs().sum() > 0 for _, p in espnet_peft.adapter_parameters(model))
+
+
+@pytest.mark.parametrize("method", ["ssvd", "ssvd_o"])
+def test_strict_rotations_stay_orthogonal(method, base_model, inputs):
+    model = adapted_copy(base_model, method, rotation="strict")
+    espnet_peft.mark_only_adapters_trainable(model)
+    opt = torch.optim.Adam([p for _, p in espnet_peft.adapter_parameters(model)], lr=0.05)
+    model.train()
+    for _ in range(20):
+        opt.zero_grad()
+        model(inputs).sin().sum().backward()
+        opt.step()
+    rotations = [m for m in model.modules() if isinstance(m, espnet_peft.rotation.Rotation)]
+    assert rotations
+    moved = 0
+    for rot in rotations:
+        g = rot()
+        eye = torch.eye(rot.k)
+        torch.testing.assert_close(g @ g.t(), eye, atol=1e-5, rtol=0)
+        moved += int(not torch.allclose(g, eye, atol=1e-3))
+    assert moved == len(rotations), "optimiser steps did not move the rotations"
+
+
+def test_approx_rotation_is_first_order_cayley():
+    rot = espnet_peft.rotation.Rotation(4, "approx")
+    with torch.no_grad():
+        rot.skew.copy_(torch.arange(1.0, 7.0) * 1e-3)
+    k = rot.skew_matrix()
+    torch.testing.assert_close(k, -k.t())
+    torch.testing.assert_close(rot(), torch.eye(4) - 2 * k)
+
+
+@pytest.mark.parametrize("method", ["pissa", "ssvd", "ssvd_o", "dora"])
+def test_initialises_from_weights_loaded_after_injection(method, base_model, inputs):
+    """ESPnet creates adapters before --init_param loads: initialisation must use the
+    weights present at the first forward, not those present at injection."""
+    random_model = type(base_model)().eval()
+    espnet_peft.inject_adapters(random_model, method, target_modules=TARGETS, **METHOD_CONFIGS[method])
+    random_model.load_state_dict(base_model.state_dict(), strict=False)  # like --init_param
+    torch.testing.assert_close(random_model(inputs), base_model(inputs), atol=2e-5, rtol=1e-5)
+    layer = random_model.blocks[0].w_1
+    if method == "pissa":
+        s = torch.linalg.svdvals(base_model.blocks[0].w_1.weight)
+        torch.testing.assert_close(torch.linalg.svdvals(layer.scaling * layer.lora_B @ layer.lora_A)[:4],
+                                   s[:4], atol=1e-5, rtol=1e-5)
+    elif method == "dora":
+        torch.testing.assert_close(layer.lora_magnitude, base_model.blocks[0].w_1.weight.norm(dim=1))
+    else:
+        torch.testing.assert_close(layer.s_k, torch.linalg.svdvals(base_model.blocks[0].w_1.weight)[:layer.k])
+
+
+def test_s2lora_shares_factors_and_regularises(base_model, inputs):
+    model = adapted_copy(base_model, "s2lora")
+    shared = model.peft_shared
+    # linear_q and linear_v are 12x12 (one pair), w_1 20x12 and w_2 12x20 one pair each.
+    assert sorted(shared) == ["s2lora_12x12", "s2lora_12x20", "s2lora_20x12"]
+    assert model.blocks[0].linear_q.shared is model.blocks[1].linear_v.shared
+    lambdas = [m.s2lora_lambda for _, m in espnet_peft.adapter_layers(model)]
+    expected = 1e-3 * sum(l.abs().sum() for l in lambdas)
+    torch.testing.assert_close(espnet_peft.adapter_regularization(model), expected)
+    expected.backward()
+    assert all(l.grad is not None for l in lambdas)
+
+
+def test_target_patterns_suffix_regex_and_errors(base_model):
+    m = copy.deepcopy(base_model)
+    espnet_peft.inject_adapters(m, "lora", target_modules=[r"blocks\.1\.w_[12]", "out"], r=2)
+    assert [n for n, _ in espnet_peft.adapter_layers(m)] == ["blocks.1.w_1", "blocks.1.w_2", "out"]
+    with pytest.raises(espnet_peft.AdapterConfigError, match="matches no module"):
+        espnet_peft.inject_adapters(copy.deepcopy(base_model), "lora", target_modules=["linear_k"])
+    with pytest.raises(espnet_peft.AdapterConfigError, match="cannot wrap"):
+        espnet_peft.inject_adapters(copy.deepcopy(base_model), "lora", target_modules=["norm"])
+    with pytest.raises(espnet_peft.AdapterConfigError, match="unknown adapter_conf key"):
+        espnet_peft.inject_adapters(copy.deepcopy(base_model), "lora", rank=4)
+    with pytest.raises(espnet_peft.AdapterConfigError, match="exceeds the rank"):
+        espnet_peft.inject_adapters(copy.deepcopy(base_model), "lora", target_modules=["out"], r=6)
+    with pytest.raises(ValueError, match="unknown adapter method"):
+        espnet_peft.inject_adapters(copy.deepcopy(base_model), "qlora")
