@@ -120,15 +120,21 @@ class AdapterLinear(nn.Linear):
             return
         if not self._prepared:
             self._ensure_prepared()
-        self.weight.data += self.delta_weight().to(self.weight.dtype)
+        self._fold_into_weight()
         self.merged = True
 
     @torch.no_grad()
     def unmerge(self) -> None:
         if not self.merged:
             return
-        self.weight.data -= self.delta_weight().to(self.weight.dtype)
+        self._unfold_from_weight()
         self.merged = False
+
+    def _fold_into_weight(self) -> None:
+        self.weight.data += self.delta_weight().to(self.weight.dtype)
+
+    def _unfold_from_weight(self) -> None:
+        self.weight.data -= self.delta_weight().to(self.weight.dtype)
 
     def to_linear(self) -> nn.Linear:
         """A plain ``nn.Linear`` holding the merged weight."""

@@ -3,6 +3,7 @@
 #
 #   tools/install.sh            # runtime + test dependencies
 #   PYTHON=python3.11 tools/install.sh
+#   SKIP_SYSTEM_PACKAGES=1 tools/install.sh   # do not apt-get espeak-ng/sox
 #
 # Notes
 # - The venv keeps the pip that `python -m venv` ships (23.x): newer pip refuses
@@ -17,6 +18,10 @@ venv=${VENV:-"${root}/tools/venv"}
 python=${PYTHON:-python3}
 
 log() { echo "[install $(date +%H:%M:%S)] $*"; }
+
+if [ "${SKIP_SYSTEM_PACKAGES:-0}" != 1 ]; then
+    "${root}/tools/install_system.sh"
+fi
 
 if [ ! -x "${venv}/bin/python" ]; then
     log "creating ${venv} with $(${python} --version 2>&1)"

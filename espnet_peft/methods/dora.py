@@ -60,21 +60,11 @@ class DoRALinear(LowRankLinear):
         scale = (self.lora_magnitude / self.weight_norm()).detach()
         return scale[:, None] * (w + super().delta_weight()) - w
 
-    @torch.no_grad()
-    def merge(self) -> None:
-        if self.merged:
-            return
-        if not self._prepared:
-            self._ensure_prepared()
+    def _fold_into_weight(self) -> None:
         self._merge_scale = (self.lora_magnitude / self.weight_norm()).clone()
         self.weight.data = (self._merge_scale[:, None] * (self.weight.data + LowRankLinear.delta_weight(self))
                             ).to(self.weight.dtype)
-        self.merged = True
 
-    @torch.no_grad()
-    def unmerge(self) -> None:
-        if not self.merged:
-            return
+    def _unfold_from_weight(self) -> None:
         self.weight.data = (self.weight.data / self._merge_scale[:, None]
                             - LowRankLinear.delta_weight(self)).to(self.weight.dtype)
-        self.merged = False

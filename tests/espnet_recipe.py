@@ -1,0 +1,105 @@
+"""A miniature ESPnet ASR experiment for the integration tests: espeak-ng audio, a
+character token list, a 1-block Conformer (with BatchNorm) and helpers that run the
+real ESPnet / espnet_peft entry points in subprocesses."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from espnet_peft.data.kaldi_dir import Utterance, write_data_dir
+from espnet_peft.data.synth import synthesize
+
+SENTENCES = [
+    "a cat sat on the mat", "the dog ran home", "we like red apples", "she can see the sea",
+    "my hat is blue", "he has a big box", "it is a sunny day", "they sing a song",
+]
+
+MODEL_CONFIG = {
+    "frontend": "default",
+    "frontend_conf": {"n_fft": 400, "win_length": 400, "hop_length": 320, "n_mels": 20},
+    "normalize": "utterance_mvn",
+    "encoder": "conformer",
+    "encoder_conf": {"output_size": 32, "attention_heads": 2, "linear_units": 64, "num_blocks": 1,
+                     "input_layer": "conv2d", "cnn_module_kernel": 3, "macaron_style": False,
+                     "use_cnn_module": True, "dropout_rate": 0.0, "attention_dropout_rate": 0.0,
+                     "positional_dropout_rate": 0.0},
+    "decoder": "transformer",
+    "decoder_conf": {"attention_heads": 2, "linear_units": 64, "num_blocks": 1,
+                     "dropout_rate": 0.0, "self_attention_dropout_rate": 0.0,
+                     "src_attention_dropout_rate": 0.0},
+    "model_conf": {"ctc_weight": 0.3, "lsm_weight": 0.0},
+    "batch_type": "unsorted",
+    "batch_size": 4,
+    "num_workers": 0,
+    "optim": "adam",
+    "best_model_criterion": [["valid", "loss", "min"]],
+    "keep_nbest_models": 1,
+    "num_att_plot": 0,
+    "use_tensorboard": False,
+    "use_matplotlib": False,
+    "log_interval": 1,
+}
+
+
+def make_experiment(root: Path) -> dict:
+    """Write audio, data dir, token list and config; return paths."""
+    utts = []
+    for i, text in enumerate(SENTENCES):
+        wav = synthesize(text, root / "wav" / f"spk1-{i:02d}.wav", voice="en-us", speed=170)
+        utts.append(Utterance(f"spk1-{i:02d}", "spk1", str(wav), text))
+    data = write_data_dir(root / "data", utts)
+    chars = sorted(set("".join(SENTENCES).replace(" ", "")))
+    tokens = root / "tokens.txt"
+    tokens.write_text("\n".join(["<blank>", "<unk>", "<space>", *chars, "<sos/eos>"]) + "\n")
+    config = root / "asr.yaml"
+    config.write_text(yaml.safe_dump(MODEL_CONFIG))
+    return {"root": root, "data": data, "tokens": tokens, "config": config}
+
+
+def data_args(exp: dict):
+    d = exp["data"]
+    args = []
+    for split in ("train", "valid"):
+        args += [f"--{split}_data_path_and_name_and_type", f"{d}/wav.scp,speech,sound",
+                 f"--{split}_data_path_and_name_and_type", f"{d}/text,text,text",
+                 f"--{split}_shape_file", f"{d}/wav.scp"]
+    return args + ["--token_list", str(exp["tokens"]), "--token_type", "char", "--ngpu", "0"]
+
+
+def run(module: str, *args, check: bool = True) -> subprocess.CompletedProcess:
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
+    proc = subprocess.run([sys.executable, "-m", module, *map(str, args)],
+                          capture_output=True, text=True, env=env)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{module} failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
+    return proc
+
+
+def train(exp: dict, output_dir: Path, *extra, module="espnet_peft.bin.asr_train"):
+    return run(module, "--config", exp["config"], "--output_dir", output_dir, *data_args(exp), *extra)
+
+
+def decode(exp: dict, config: Path, model_file: Path, output_dir: Path, *extra,
+           module="espnet_peft.bin.asr_inference", check=True):
+    d = exp["data"]
+    proc = run(module, "--asr_train_config", config, "--asr_model_file", model_file,
+               "--data_path_and_name_and_type", f"{d}/wav.scp,speech,sound",
+               "--output_dir", output_dir, "--ngpu", "0", "--beam_size", "2",
+               "--ctc_weight", "0.3", "--batch_size", "1", *extra, check=check)
+    return proc
+
+
+def read_hyps(decode_dir: Path):
+    """{utt: (text, score)} from ESPnet's 1best_recog directory."""
+    best = decode_dir / "1best_recog"
+    texts = dict(line.partition(" ")[::2] for line in (best / "text").read_text().splitlines())
+    scores = {}
+    for line in (best / "score").read_text().splitlines():
+        key, _, value = line.partition(" ")
+        scores[key] = float(value.strip().strip("tensor()").split(",")[0])
+    return {k: (texts.get(k, ""), scores[k]) for k in scores}

@@ -1,0 +1,151 @@
+"""End to end through ESPnet's real code: train a tiny ASR base with ESPnet, adapt it
+with every method through ``python -m espnet_peft.bin.asr_train`` (adapter-only
+checkpoints), decode with ``python -m espnet_peft.bin.asr_inference``, merge, and decode
+the merged model with ESPnet's own ``espnet2.bin.asr_inference``.
+
+Needs espeak-ng and sox (Debian packages); about 5 minutes on 2 CPU cores.
+"""
+
+import json
+import shutil
+
+import pytest
+import torch
+
+import espnet_peft
+from espnet_peft.espnet import FINGERPRINT_FILE, read_fingerprint
+from espnet_peft.state import check_fingerprint, base_fingerprint
+from espnet_recipe import decode, make_experiment, read_hyps, run, train
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("espeak-ng") is None or shutil.which("sox") is None,
+    reason="needs espeak-ng and sox (apt-get install espeak-ng sox)")
+
+ADAPTERS = {
+    "lora": {"r": 4, "alpha": 8},
+    "dora": {"r": 4, "alpha": 8},
+    "pissa": {"r": 4, "alpha": 4},
+    "ssvd": {"k_fraction": 0.5, "rotation": "approx"},
+    "ssvd_o": {"k_fraction": 0.5, "rotation": "strict", "budget_ratio": 0.5},
+    "s2lora": {"r": 4, "alpha": 8, "l1_weight": 0.001},
+}
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory):
+    root = tmp_path_factory.mktemp("espnet")
+    exp = make_experiment(root)
+    # A different seed than the adaptation runs, so "initialised from random weights"
+    # and "initialised from --init_param" cannot be confused.
+    train(exp, root / "base", "--max_epoch", "15", "--seed", "1", "--optim_conf", "{lr: 0.005}",
+          module="espnet2.bin.asr_train")
+    exp["base_ckpt"] = root / "base" / "valid.loss.best.pth"
+    decode(exp, root / "base" / "config.yaml", exp["base_ckpt"], root / "decode_base",
+           module="espnet2.bin.asr_inference")
+    exp["base_hyps"] = read_hyps(root / "decode_base")
+    return exp
+
+
+def adapt(exp, method, name=None):
+    out = exp["root"] / f"adapt_{name or method}"
+    proc = train(exp, out, "--init_param", exp["base_ckpt"], "--use_adapter", "true",
+                 "--adapter", method, "--adapter_conf", json.dumps(ADAPTERS[method]),
+                 "--save_strategy", "adapter_only", "--max_epoch", "3", "--seed", "0",
+                 "--optim_conf", "{lr: 0.005}")
+    return out, proc
+
+
+def base_model_from_config(exp):
+    from espnet2.tasks.asr import ASRTask
+    model, _ = ASRTask.build_model_from_file(exp["root"] / "base" / "config.yaml", exp["base_ckpt"])
+    return model
+
+
+@pytest.mark.parametrize("method", list(ADAPTERS))
+def test_adapt_save_adapter_only_decode_and_merge(method, base):
+    exp_dir, proc = adapt(base, method)
+    ckpt = exp_dir / "valid.loss.best.pth"
+    state = torch.load(ckpt, weights_only=True)
+
+    # 1. The checkpoint holds the adapter (and buffers), not the base parameters.
+    base_model = base_model_from_config(base)
+    base_params = {n for n, _ in base_model.named_parameters()}
+    assert not base_params & set(state), sorted(base_params & set(state))[:5]
+    n_adapter = sum(v.numel() for k, v in state.items() if k.split(".")[-1] in
+                    ("lora_A", "lora_B", "lora_magnitude", "sigma_delta", "skew", "s2lora_lambda")
+                    or k.startswith("peft_shared"))
+    assert 0 < n_adapter < 0.2 * sum(p.numel() for p in base_model.parameters())
+
+    # 2. Adapters were initialised from --init_param (loaded after they were created):
+    #    the fingerprint recorded at initialisation is the base checkpoint's.
+    assert (exp_dir / FINGERPRINT_FILE).is_file()
+    check_fingerprint(read_fingerprint(exp_dir), base_fingerprint(base_model), "training fingerprint")
+    if method == "pissa":
+        layer = "encoder.encoders.0.feed_forward.w_1"
+        w = base_model.get_submodule(layer).weight.detach()
+        u, s, vh = torch.linalg.svd(w, full_matrices=False)
+        principal = (u[:, :4] * s[:4]) @ vh[:4]
+        learnt = state[f"{layer}.lora_B"] @ state[f"{layer}.lora_A"]  # scaling alpha/r = 1
+        assert (learnt - principal).norm() / principal.norm() < 0.2
+    if method == "s2lora":
+        assert "adapter_reg=" in proc.stderr, "the L1 penalty did not reach ESPnet's loss"
+
+    # 3. Decoding the adapter-only checkpoint (base from the config's init_param).
+    decode(base, exp_dir / "config.yaml", ckpt, exp_dir / "decode_adapter")
+    adapted = read_hyps(exp_dir / "decode_adapter")
+    assert any(abs(adapted[k][1] - base["base_hyps"][k][1]) > 1e-3 for k in adapted), \
+        "the adapter did not change the model"
+
+    # 4. Merged into a plain ESPnet model, ESPnet's own decoder gives the same result.
+    run("espnet_peft.bin.merge", "--task", "asr", "--config", exp_dir / "config.yaml",
+        "--model_file", ckpt, "--out_dir", exp_dir / "merged")
+    merged_state = torch.load(exp_dir / "merged" / "model.pth", weights_only=True)
+    assert set(merged_state) == set(base_model.state_dict())
+    decode(base, exp_dir / "merged" / "config.yaml", exp_dir / "merged" / "model.pth",
+           exp_dir / "decode_merged", module="espnet2.bin.asr_inference")
+    merged = read_hyps(exp_dir / "decode_merged")
+    assert set(merged) == set(adapted)
+    for k in adapted:
+        assert merged[k][0] == adapted[k][0], (k, merged[k], adapted[k])
+        assert merged[k][1] == pytest.approx(adapted[k][1], abs=1e-3)
+
+
+def test_adapter_refuses_a_different_base_and_a_missing_one(base, tmp_path):
+    exp_dir, _ = adapt(base, "ssvd", name="ssvd_refusal")
+    ckpt = exp_dir / "valid.loss.best.pth"
+    wrong = tmp_path / "other_base.pth"
+    state = torch.load(base["base_ckpt"], weights_only=True)
+    state["decoder.output_layer.weight"] = state["decoder.output_layer.weight"] * 1.05
+    torch.save(state, wrong)
+    proc = decode(base, exp_dir / "config.yaml", ckpt, tmp_path / "d1",
+                  "--base_model_file", wrong, check=False)
+    assert proc.returncode != 0
+    assert "BaseModelMismatchError" in proc.stderr and "different base weights" in proc.stderr
+
+    proc = decode(base, exp_dir / "config.yaml", ckpt, tmp_path / "d2",
+                  "--base_model_file", tmp_path / "nowhere.pth", check=False)
+    assert proc.returncode != 0 and "nowhere.pth" in proc.stderr and "not found" in proc.stderr
+
+    # An exported .safetensors adapter decodes like the checkpoint it came from.
+    adapter = exp_dir / "adapter.safetensors"
+    run("espnet_peft.bin.export_adapter", "--task", "asr", "--config", exp_dir / "config.yaml",
+        "--model_file", ckpt, "--out", adapter)
+    meta, _ = espnet_peft.state.read_adapter_file(adapter)
+    assert meta["method"] == "ssvd" and meta["config"]["k_fraction"] == 0.5
+    decode(base, exp_dir / "config.yaml", ckpt, tmp_path / "d3")
+    decode(base, exp_dir / "config.yaml", adapter, tmp_path / "d4")
+    assert read_hyps(tmp_path / "d3") == read_hyps(tmp_path / "d4")
+
+
+def test_entry_points_widen_the_adapter_choices():
+    from espnet2.tasks.s2t import S2TTask
+    from espnet2.tasks.asr import ASRTask
+    from espnet_peft.espnet import peft_task
+
+    for task in (ASRTask, S2TTask):
+        parser = peft_task(task).get_parser()
+        action = next(a for a in parser._actions if a.dest == "adapter")
+        assert set(espnet_peft.METHODS) <= set(action.choices)
+        assert "espnet_lora" in action.choices and "houlsby" in action.choices
+    proc = run("espnet_peft.bin.s2t_train", "--help")
+    assert "ssvd_o" in proc.stdout
