@@ -13,14 +13,17 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import logging
+import resource
+import time
 from pathlib import Path
 from typing import Optional, Sequence
 
 import torch
 
 from espnet_peft.inject import (
-    adapter_layers, adapter_regularization, initialize_adapters, inject_adapters,
+    adapter_layers, adapter_parameters, adapter_regularization, initialize_adapters, inject_adapters,
     mark_only_adapters_trainable,
 )
 from espnet_peft.registry import METHODS
@@ -94,6 +97,27 @@ def read_fingerprint(exp_dir: Path):
     return structure, load_file(str(path))["table"]
 
 
+def write_run_summary(model, trainer_options, output_dir: Path, wall_s: float) -> None:
+    """``peft_summary.json``: what the results table reports about a training run."""
+    from espnet_peft.inject import count_parameters
+
+    trainable, total = count_parameters(model)
+    adapter = str(getattr(trainer_options, "adapter", "")) if getattr(trainer_options, "use_adapter", False) else ""
+    summary = {
+        "method": adapter.replace("espnet_peft.", "") if adapter else "full",
+        "trainable_params": trainable,
+        "total_params": total,
+        "base_params": total - sum(p.numel() for _, p in adapter_parameters(model)),
+        "train_wall_s": round(wall_s, 1),
+        "max_epoch": trainer_options.max_epoch,
+        "peak_cpu_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_cuda_mb": (round(torch.cuda.max_memory_allocated() / 2**20, 1)
+                         if torch.cuda.is_available() and torch.cuda.is_initialized() else None),
+    }
+    (output_dir / "peft_summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+    logging.info("espnet_peft: %s", summary)
+
+
 def make_peft_trainer(base_trainer):
     class PeftTrainer(base_trainer):
         @classmethod
@@ -112,14 +136,20 @@ def make_peft_trainer(base_trainer):
         @classmethod
         def run(cls, model, optimizers, schedulers, train_iter_factory, valid_iter_factory,
                 plot_attention_iter_factory, trainer_options, distributed_option) -> None:
+            output_dir = Path(trainer_options.output_dir)
+            main_process = not distributed_option.distributed or distributed_option.dist_rank == 0
             if str(getattr(trainer_options, "adapter", "")).startswith("espnet_peft."):
                 n = initialize_adapters(model)
                 logging.info("espnet_peft: initialised %d adapter layers from the loaded weights", n)
-                if not distributed_option.distributed or distributed_option.dist_rank == 0:
-                    _write_fingerprint(model, Path(trainer_options.output_dir))
-            return super().run(model, optimizers, schedulers, train_iter_factory,
-                               valid_iter_factory, plot_attention_iter_factory,
-                               trainer_options, distributed_option)
+                if main_process:
+                    _write_fingerprint(model, output_dir)
+            start = time.time()
+            result = super().run(model, optimizers, schedulers, train_iter_factory,
+                                 valid_iter_factory, plot_attention_iter_factory,
+                                 trainer_options, distributed_option)
+            if main_process:
+                write_run_summary(model, trainer_options, output_dir, time.time() - start)
+            return result
 
     return PeftTrainer
 

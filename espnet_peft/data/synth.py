@@ -2,7 +2,8 @@
 
 Both are Debian packages (``apt-get install espeak-ng sox``). The output is 16-bit mono
 WAV at ``sample_rate``; ``sox_effects`` (e.g. ``["pitch", "600", "tempo", "1.15"]``)
-are applied after resampling, which is how the demo makes "child" speech.
+are applied after resampling, which is how the demo makes "child" speech. Dithering
+is off (`sox -D`), so the same input always gives byte-identical files.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def synthesize(text: str, path, voice: str = "en-us", speed: int = 160, pitch: i
     if espeak.returncode != 0 or not espeak.stdout:
         raise SynthesisError(f"espeak-ng failed for voice {voice!r}: {espeak.stderr.decode().strip()}")
     sox = subprocess.run(
-        ["sox", "-t", "wav", "-", "-r", str(sample_rate), "-c", "1", "-b", "16", str(path),
+        ["sox", "-D", "-t", "wav", "-", "-r", str(sample_rate), "-c", "1", "-b", "16", str(path),
          *sox_effects],
         input=espeak.stdout, capture_output=True)
     if sox.returncode != 0:

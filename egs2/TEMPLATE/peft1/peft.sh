@@ -1,0 +1,302 @@
+#!/usr/bin/env bash
+# Shared stage script of the espnet_peft recipes: adapt an ESPnet ASR model to target
+# domains with parameter-efficient fine-tuning, decode target and source test sets, and
+# tabulate learning (target WER) against forgetting (source WER).
+#
+# A recipe's run.sh sets its options and calls this script (see egs2/mini_synth/peft1).
+# Stages (each re-runnable; finished work is skipped):
+#   1 data preparation: local/data.sh (writes data/<domain>_<train|dev|test>)
+#   2 format: copy data dirs to dump/, check every audio file, write utt2num_samples
+#   3 token list: train a BPE model on the source train text, or reuse the base model's
+#   4 statistics: ESPnet collect_stats (feature mean/var, shape files) per domain
+#   5 base model: train it on the source domain, unless --base_model is given
+#   6 adaptation: every method in --methods on every target domain
+#   7 decoding: every model on its target test set and the source test set
+#   8 scoring: WER/CER per decoding directory
+#   9 results: exp/RESULTS.md and exp/results.csv
+set -euo pipefail
+
+log() { echo "[peft.sh $(date '+%H:%M:%S')] $*"; }
+die() { echo "[peft.sh] ERROR: $*" >&2; exit 1; }
+
+template_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+project_root=$(cd "${template_dir}/../../.." && pwd)
+
+# ---- options (override with --name value) ------------------------------------------
+stage=1
+stop_stage=9
+nj=2                      # parallel jobs for synthesis, statistics and decoding
+train_jobs=2              # adaptation runs trained at the same time
+train_threads=1           # torch threads per training job
+ngpu=0
+python=${PYTHON:-${project_root}/tools/venv/bin/python}
+skip_data_prep=false      # skip stages 1-4
+skip_train=false          # skip stages 5-6
+skip_eval=false           # skip stages 7-9
+datadir=data
+dumpdir=dump
+expdir=exp
+source_domain=adult       # data/<source>_{train,dev,test}
+target_domains="child accented"
+methods="zero_shot full lora dora pissa ssvd ssvd_o s2lora"
+base_config=conf/train_base.yaml     # stage 5
+base_model=               # pretrained checkpoint (.pth): skips stage 5
+base_train_config=        # its config.yaml (token list, frontend, architecture)
+adapt_config=conf/adapt.yaml         # training options shared by all adaptation runs
+adapter_conf_dir=conf/adapter        # <method>.yaml: adapter_conf and per-method overrides
+inference_config=conf/decode.yaml
+nbpe=150
+bpemode=unigram
+base_args=                # extra asr_train options for stage 5
+adapt_args=               # extra asr_train options for stage 6
+inference_args=           # extra asr_inference options for stage 7
+local_data_opts=          # extra options for local/data.sh
+
+help_message="Usage: $0 [--stage N] [--stop_stage N] [--methods \"lora ssvd\"] [options]
+Options and defaults are listed at the top of ${BASH_SOURCE[0]}."
+
+. "${template_dir}/utils/parse_options.sh"
+[ $# -eq 0 ] || die "unexpected arguments: $*"
+[ -f cmd.sh ] || die "cmd.sh not found in $(pwd): run from a recipe directory"
+. ./cmd.sh
+[ -x "${python}" ] || die "python ${python} not found: run tools/install.sh first"
+export PATH="${template_dir}/utils:${PATH}" PYTHONUNBUFFERED=1
+# nltk (pulled in by ESPnet's text frontends) must not reach for the network.
+export NLTK_DATA=${NLTK_DATA:-${project_root}/tools/nltk_data}
+
+if "${skip_data_prep}"; then [ "${stage}" -ge 5 ] || stage=5; fi
+run_stage() { [ "${stage}" -le "$1" ] && [ "${stop_stage}" -ge "$1" ]; }
+is_true() { [ "$1" = true ]; }
+sets_of() { echo "$1_train $1_dev $1_test"; }
+all_domains="${source_domain} ${target_domains}"
+
+token_dir=${datadir}/token_list/bpe_${bpemode}${nbpe}
+if [ -n "${base_model}" ]; then
+    [ -f "${base_model}" ] || die "--base_model ${base_model} not found"
+    [ -f "${base_train_config}" ] || die "--base_model needs --base_train_config (its config.yaml)"
+fi
+
+# ---- 1. data -----------------------------------------------------------------------
+if run_stage 1; then
+    if [ -f "${datadir}/.done" ]; then
+        log "stage 1: ${datadir} is complete; skipping (delete ${datadir}/.done to redo)"
+    else
+        log "stage 1: data preparation (local/data.sh)"
+        local/data.sh --datadir "${datadir}" --nj "${nj}" --python "${python}" ${local_data_opts}
+        for d in ${all_domains}; do
+            for s in $(sets_of "${d}"); do
+                [ -s "${datadir}/${s}/wav.scp" ] || die "local/data.sh did not write ${datadir}/${s}/wav.scp"
+            done
+        done
+        touch "${datadir}/.done"
+    fi
+fi
+
+# ---- 2. format ---------------------------------------------------------------------
+if run_stage 2; then
+    log "stage 2: format data into ${dumpdir}/raw"
+    todo=()
+    for d in ${all_domains}; do
+        for s in $(sets_of "${d}"); do
+            [ -f "${dumpdir}/raw/${s}/.done" ] && continue
+            mkdir -p "${dumpdir}/raw/${s}"
+            cp "${datadir}/${s}"/{wav.scp,text,utt2spk,spk2utt} "${dumpdir}/raw/${s}/"
+            todo+=(--data_dir "${dumpdir}/raw/${s}")
+        done
+    done
+    if [ ${#todo[@]} -gt 0 ]; then
+        "${python}" -m espnet_peft.recipe.format_data "${todo[@]}"
+        for ((i = 1; i < ${#todo[@]}; i += 2)); do touch "${todo[$i]}/.done"; done
+    fi
+fi
+
+# ---- 3. tokens ---------------------------------------------------------------------
+if [ -n "${base_model}" ]; then
+    token_list=$("${python}" -c "import yaml,sys; c=yaml.safe_load(open(sys.argv[1])); print(c['token_list'] if isinstance(c['token_list'], str) else '')" "${base_train_config}")
+    bpemodel=$("${python}" -c "import yaml,sys; print(yaml.safe_load(open(sys.argv[1])).get('bpemodel') or '')" "${base_train_config}")
+else
+    token_list=${token_dir}/tokens.txt
+    bpemodel=${token_dir}/bpe.model
+fi
+if run_stage 3; then
+    if [ -n "${base_model}" ]; then
+        log "stage 3: reusing the base model's tokenizer (${bpemodel:-none}, ${token_list:-inline list})"
+    elif [ -s "${token_list}" ]; then
+        log "stage 3: ${token_list} exists; skipping"
+    else
+        log "stage 3: BPE (${bpemode}, ${nbpe}) on ${source_domain}_train"
+        "${python}" -m espnet_peft.recipe.tokens --text "${dumpdir}/raw/${source_domain}_train/text" \
+            --out_dir "${token_dir}" --vocab_size "${nbpe}" --model_type "${bpemode}"
+    fi
+fi
+token_args=(--token_type bpe --bpemodel "${bpemodel}")
+[ -n "${token_list}" ] && token_args+=(--token_list "${token_list}")
+
+data_args() {  # data_args <domain> [stats]: asr_train data/shape options, on one line
+    local d=$1 st=${expdir}/stats_$1 r=${dumpdir}/raw a
+    a="--train_data_path_and_name_and_type ${r}/${d}_train/wav.scp,speech,sound"
+    a+=" --train_data_path_and_name_and_type ${r}/${d}_train/text,text,text"
+    a+=" --valid_data_path_and_name_and_type ${r}/${d}_dev/wav.scp,speech,sound"
+    a+=" --valid_data_path_and_name_and_type ${r}/${d}_dev/text,text,text"
+    if [ "${2:-}" = stats ]; then  # collect_stats reads utterance keys only
+        a+=" --train_shape_file ${r}/${d}_train/wav.scp --valid_shape_file ${r}/${d}_dev/wav.scp"
+        a+=" --batch_type unsorted --batch_size 8"
+    else
+        a+=" --train_shape_file ${st}/train/speech_shape --train_shape_file ${st}/train/text_shape.bpe"
+        a+=" --valid_shape_file ${st}/valid/speech_shape --valid_shape_file ${st}/valid/text_shape.bpe"
+    fi
+    echo "${a}"
+}
+
+# ---- 4. statistics -----------------------------------------------------------------
+stats_config=${base_train_config:-${base_config}}
+if run_stage 4; then
+    log "stage 4: collect_stats for ${all_domains}"
+    jobs=()
+    for d in ${all_domains}; do
+        st=${expdir}/stats_${d}
+        [ -f "${st}/.done" ] && continue
+        mkdir -p "${st}"
+        "${python}" -m espnet_peft.recipe.config "${stats_config}" --out "${st}/config.yaml" \
+            --set normalize=null --set normalize_conf={}
+        cat > "${st}/run.sh" <<EOF
+set -e
+${python} -m espnet_peft.bin.asr_train --collect_stats true --config ${st}/config.yaml \
+    --output_dir ${st} --ngpu 0 --num_workers 0 ${token_args[*]} $(data_args "${d}" stats)
+for s in train valid; do
+    awk -v v=\$(wc -l < ${token_list:-/dev/null}) '{print \$0 "," v}' ${st}/\$s/text_shape > ${st}/\$s/text_shape.bpe
+done
+touch ${st}/.done
+EOF
+        jobs+=("${st}/run.sh")
+    done
+    if [ ${#jobs[@]} -gt 0 ]; then
+        printf '%s\n' "${jobs[@]}" > "${expdir}/stats_jobs.list"
+        ${train_cmd} --max_jobs_run "${nj}" JOB=1:${#jobs[@]} "${expdir}/log/stats.JOB.log" \
+            bash -c "bash \$(sed -n JOBp ${expdir}/stats_jobs.list)"
+    fi
+fi
+
+# ---- 5. base model -----------------------------------------------------------------
+if [ -n "${base_model}" ]; then
+    base_dir=${expdir}/base_pretrained
+    base_ckpt=${base_model}
+    base_conf=${base_train_config}
+else
+    base_dir=${expdir}/base_${source_domain}
+    base_ckpt=${base_dir}/valid.acc.ave.pth
+    base_conf=${base_dir}/config.yaml
+fi
+source_stats=${expdir}/stats_${source_domain}/train/feats_stats.npz
+if run_stage 5 && ! is_true "${skip_train}"; then
+    if [ -n "${base_model}" ]; then
+        log "stage 5: using the pretrained base ${base_model}"
+    elif [ -f "${base_ckpt}" ]; then
+        log "stage 5: ${base_ckpt} exists; skipping"
+    else
+        log "stage 5: training the base model on ${source_domain} -> ${base_dir} (log: ${base_dir}/train.log)"
+        mkdir -p "${base_dir}"
+        ${train_cmd} --gpu "${ngpu}" --num_threads "$(nproc)" "${base_dir}/train.log" \
+            "${python}" -m espnet_peft.bin.asr_train --config "${base_config}" --output_dir "${base_dir}" \
+            --ngpu "${ngpu}" --normalize_conf "stats_file=${source_stats}" "${token_args[@]}" \
+            $(data_args "${source_domain}") ${base_args}
+    fi
+fi
+mkdir -p "${base_dir}"
+# The zero-shot row of the results: the base model on every test set.
+zs_tests=$(for d in ${target_domains}; do printf '"%s": "%s_test", ' "$d" "$d"; done)
+echo "{\"role\": \"zero_shot\", \"method\": \"zero_shot\", \"domains\": [$(printf '"%s",' ${target_domains} | sed 's/,$//')], \"test_sets\": {${zs_tests}\"source\": \"${source_domain}_test\"}}" \
+    > "${base_dir}/run.json"
+
+# ---- 6. adaptation -----------------------------------------------------------------
+adapt_runs=()   # "domain method exp_dir config" lines
+if [ -f "${base_conf}" ]; then
+    mapfile -t adapt_runs < <("${python}" -m espnet_peft.recipe.plan --expdir "${expdir}" \
+        --base_conf "${base_conf}" --adapt_config "${adapt_config}" \
+        --adapter_conf_dir "${adapter_conf_dir}" --domains "${target_domains}" --methods "${methods}")
+fi
+
+if run_stage 6 && ! is_true "${skip_train}"; then
+    [ -f "${base_ckpt}" ] || die "base model ${base_ckpt} missing: run stage 5"
+    [ ${#adapt_runs[@]} -gt 0 ] || [ "${methods}" = zero_shot ] || die "no adaptation runs planned"
+    log "stage 6: ${#adapt_runs[@]} adaptation runs (${methods// zero_shot/} on ${target_domains}), ${train_jobs} at a time"
+    mkdir -p "${expdir}/jobs"
+    : > "${expdir}/jobs/adapt.list"
+    for run in "${adapt_runs[@]}"; do
+        read -r d m dir conf <<< "${run}"
+        if [ -f "${dir}/peft_summary.json" ]; then
+            log "  ${dir} finished; skipping"
+            continue
+        fi
+        mkdir -p "${dir}"
+        cp "${conf}" "${dir}/train.yaml"
+        cat > "${dir}/run.json" <<EOF
+{"role": "adapt", "domain": "${d}", "method": "${m}", "tag": "$(basename "${dir}" | sed "s/^adapt_${d}_//")", "test_sets": {"${d}": "${d}_test", "source": "${source_domain}_test"}}
+EOF
+        cat > "${dir}/run.sh" <<EOF
+${python} -m espnet_peft.bin.asr_train --config ${dir}/train.yaml --output_dir ${dir} \
+    --init_param ${base_ckpt} --ngpu ${ngpu} --resume true \
+    ${token_args[*]} $(data_args "${d}") ${adapt_args}
+EOF
+        echo "${dir}" >> "${expdir}/jobs/adapt.list"
+    done
+    n=$(wc -l < "${expdir}/jobs/adapt.list")
+    if [ "${n}" -gt 0 ]; then
+        log "  training ${n} runs; per-run logs: <exp>/train.log, list: ${expdir}/jobs/adapt.list"
+        ${train_cmd} --gpu "${ngpu}" --num_threads "${train_threads}" --max_jobs_run "${train_jobs}" \
+            JOB=1:"${n}" "${expdir}/log/adapt.JOB.log" \
+            bash -c "d=\$(sed -n JOBp ${expdir}/jobs/adapt.list); bash \$d/run.sh > \$d/train.log 2>&1; rc=\$?; tail -n 3 \$d/train.log; exit \$rc"
+    fi
+fi
+
+# ---- 7. decoding -------------------------------------------------------------------
+decode_list=${expdir}/jobs/decode_all.tsv
+if ! is_true "${skip_eval}" && { run_stage 7 || run_stage 8; }; then
+    mkdir -p "${expdir}/jobs"
+    : > "${decode_list}"
+    add_decode() {  # add_decode <config> <model> <exp dir> <test set> [base model]
+        printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "${dumpdir}/raw/$4/wav.scp" "$3/decode_$4" "${5:-}" >> "${decode_list}"
+    }
+    if echo " ${methods} " | grep -q " zero_shot "; then
+        for t in ${target_domains} ${source_domain}; do
+            add_decode "${base_conf}" "${base_ckpt}" "${base_dir}" "${t}_test"
+        done
+    fi
+    for run in "${adapt_runs[@]}"; do
+        read -r d m dir _ <<< "${run}"
+        model=$(ls "${dir}"/valid.acc.ave.pth 2>/dev/null || true)
+        [ -n "${model}" ] || { log "  ${dir}: no valid.acc.ave.pth (training unfinished?); not decoded"; continue; }
+        for t in "${d}_test" "${source_domain}_test"; do
+            add_decode "${dir}/config.yaml" "${model}" "${dir}" "${t}" "${base_ckpt}"
+        done
+    done
+fi
+if run_stage 7 && ! is_true "${skip_eval}"; then
+    n=$(wc -l < "${decode_list}")
+    log "stage 7: decoding ${n} (model, test set) pairs in ${nj} jobs"
+    split_n=$(( n < nj ? n : nj ))
+    [ "${split_n}" -gt 0 ] || die "nothing to decode: train models first (stage 5-6)"
+    for ((j = 1; j <= split_n; j++)); do
+        awk -v j="${j}" -v n="${split_n}" '(NR - 1) % n == j - 1' "${decode_list}" > "${expdir}/jobs/decode.${j}.tsv"
+    done
+    ${decode_cmd} --gpu "${ngpu}" --num_threads 1 JOB=1:"${split_n}" "${expdir}/log/decode.JOB.log" \
+        "${python}" -m espnet_peft.bin.asr_decode_sets --jobs "${expdir}/jobs/decode.JOB.tsv" \
+        --config "${inference_config}" --ngpu "${ngpu}" ${inference_args}
+fi
+
+# ---- 8. scoring --------------------------------------------------------------------
+if run_stage 8 && ! is_true "${skip_eval}"; then
+    log "stage 8: scoring"
+    score_args=()
+    while IFS=$'\t' read -r _ _ wav out _; do
+        score_args+=(--decode_dir "${out}" --ref "$(dirname "${wav}")/text")
+    done < "${decode_list}"
+    [ ${#score_args[@]} -gt 0 ] && "${python}" -m espnet_peft.recipe.score "${score_args[@]}"
+fi
+
+# ---- 9. results --------------------------------------------------------------------
+if run_stage 9 && ! is_true "${skip_eval}"; then
+    log "stage 9: collecting results"
+    "${python}" -m espnet_peft.recipe.results --exp_dir "${expdir}"
+fi
+log "done (stages ${stage}-${stop_stage})"

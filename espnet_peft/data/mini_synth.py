@@ -1,0 +1,144 @@
+"""The embedded demo corpus: synthetic adult, child and accented English speech.
+
+Everything is generated offline and deterministically from a seed:
+
+- ``adult`` (source domain): British espeak-ng voices (en-gb, RP, Lancaster, West
+  Midlands) with male/female variants, speaking rate 150-190 wpm, pitch 35-65;
+- ``child`` (target): the adult voices shifted up by 5-7 semitones and sped up 5-25 %
+  with sox (``pitch``/``tempo``), the rate irregular from utterance to utterance;
+- ``accented`` (target): other English accents (Scottish, Caribbean, New York, US).
+
+Sentences are 3-7 words drawn from a word list. Each (domain, split) pair draws from
+its own random stream, so changing one split's size leaves the others unchanged.
+
+    python -m espnet_peft.data.mini_synth --words local/words.txt --data_dir data \
+        --wav_dir downloads/wav --seed 0 --nj 2 --sizes adult_train=1500,child_test=150
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import random
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Dict, List, NamedTuple, Tuple
+
+from espnet_peft.data.kaldi_dir import Utterance, write_data_dir
+from espnet_peft.data.synth import require_tools, synthesize
+
+ADULT_VOICES = ["en-gb", "en-gb-x-rp", "en-gb-x-gbclan", "en-gb-x-gbcwmd"]
+ACCENT_VOICES = ["en-gb-scotland", "en-029", "en-us-nyc", "en-us"]
+VARIANTS = [f"m{i}" for i in range(1, 8)] + [f"f{i}" for i in range(1, 5)]
+DOMAINS = ("adult", "child", "accented")
+SPLITS = ("train", "dev", "test")
+DEFAULT_SIZES = {
+    "adult_train": 1500, "adult_dev": 100, "adult_test": 150,
+    "child_train": 400, "child_dev": 60, "child_test": 150,
+    "accented_train": 400, "accented_dev": 60, "accented_test": 150,
+}
+SAMPLE_RATE = 16000
+
+
+class Plan(NamedTuple):
+    utt_id: str
+    speaker: str
+    voice: str
+    speed: int
+    pitch: int
+    effects: Tuple[str, ...]
+    text: str
+
+
+def read_words(path) -> List[str]:
+    words = [w.strip().lower() for w in Path(path).read_text(encoding="utf-8").split()]
+    bad = [w for w in words if not w.isalpha()]
+    if bad:
+        raise ValueError(f"{path}: words must be letters only, got {bad[:5]}")
+    if len(set(words)) < 20:
+        raise ValueError(f"{path}: need at least 20 distinct words, got {len(set(words))}")
+    return sorted(set(words))
+
+
+def plan_split(domain: str, split: str, n: int, words: List[str], seed: int) -> List[Plan]:
+    if domain not in DOMAINS:
+        raise ValueError(f"unknown domain {domain!r}; expected one of {DOMAINS}")
+    rng = random.Random(f"mini_synth/{seed}/{domain}/{split}")
+    voices = ACCENT_VOICES if domain == "accented" else ADULT_VOICES
+    plans = []
+    for i in range(n):
+        voice, variant = rng.choice(voices), rng.choice(VARIANTS)
+        text = " ".join(rng.choice(words) for _ in range(rng.randint(3, 7)))
+        speed, pitch = rng.randint(150, 190), rng.randint(35, 65)
+        effects: Tuple[str, ...] = ()
+        if domain == "child":
+            effects = ("pitch", str(rng.randint(500, 700)), "tempo", f"{rng.uniform(1.05, 1.25):.3f}")
+        speaker = f"{domain}_{voice.replace('-', '_')}_{variant}"
+        plans.append(Plan(f"{speaker}-{split}{i:05d}", speaker, f"{voice}+{variant}", speed, pitch,
+                          effects, text))
+    return plans
+
+
+def parse_sizes(spec: str) -> Dict[str, int]:
+    sizes = dict(DEFAULT_SIZES)
+    for item in filter(None, (s.strip() for s in spec.split(","))):
+        key, _, value = item.partition("=")
+        domain, _, split = key.partition("_")
+        if domain not in DOMAINS or split not in SPLITS or not value.isdigit():
+            raise ValueError(f"bad size {item!r}: expected <{'|'.join(DOMAINS)}>_<{'|'.join(SPLITS)}>=N")
+        sizes[key] = int(value)
+    return sizes
+
+
+def generate(words_file, data_dir, wav_dir, seed: int = 0, sizes: Dict[str, int] = None,
+             nj: int = 2) -> Dict[str, int]:
+    """Synthesise every split; returns {"<domain>_<split>": n_utterances}."""
+    require_tools("espeak-ng", "sox")
+    words = read_words(words_file)
+    sizes = sizes or dict(DEFAULT_SIZES)
+    data_dir, wav_dir = Path(data_dir), Path(wav_dir).resolve()
+    jobs = []
+    for key, n in sizes.items():
+        domain, split = key.split("_", 1)
+        jobs += [(key, p) for p in plan_split(domain, split, n, words, seed)]
+    start, done = time.time(), 0
+
+    def run(job):
+        key, p = job
+        return key, p, synthesize(p.text, wav_dir / key / f"{p.utt_id}.wav", voice=p.voice,
+                                  speed=p.speed, pitch=p.pitch, sox_effects=p.effects,
+                                  sample_rate=SAMPLE_RATE)
+
+    by_split: Dict[str, List[Utterance]] = {k: [] for k in sizes}
+    with ThreadPoolExecutor(max_workers=max(1, nj)) as pool:
+        for key, p, wav in pool.map(run, jobs):
+            by_split[key].append(Utterance(p.utt_id, p.speaker, str(wav), p.text))
+            done += 1
+            if done % 500 == 0 or done == len(jobs):
+                logging.info("synthesised %d/%d utterances (%.0f s)", done, len(jobs), time.time() - start)
+    for key, utts in by_split.items():
+        write_data_dir(data_dir / key, utts)
+    (data_dir / "mini_synth.json").write_text(json.dumps(
+        {"seed": seed, "sizes": sizes, "words": len(words), "sample_rate": SAMPLE_RATE}, indent=1))
+    return {k: len(v) for k, v in by_split.items()}
+
+
+def main(cmd=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--words", required=True)
+    parser.add_argument("--data_dir", required=True)
+    parser.add_argument("--wav_dir", required=True)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--nj", type=int, default=2)
+    parser.add_argument("--sizes", default="", help="overrides, e.g. adult_train=500,child_test=50")
+    args = parser.parse_args(cmd)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s mini_synth: %(message)s")
+    counts = generate(args.words, args.data_dir, args.wav_dir, args.seed, parse_sizes(args.sizes), args.nj)
+    for key, n in counts.items():
+        logging.info("%s: %d utterances -> %s", key, n, Path(args.data_dir) / key)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,116 @@
+"""Compose a training config from YAML layers and name the experiment after it.
+
+    python -m espnet_peft.recipe.config --out exp/x/train.yaml \
+        exp/base/config.yaml conf/adapt.yaml conf/adapter/lora.yaml --set max_epoch=5
+
+Later layers override earlier ones key by key (dicts merge recursively, lists and
+scalars replace). Keys that describe one particular run (data paths, shape files,
+output_dir, init_param, ...) are dropped, because ESPnet appends command-line values to
+list options given in a config: the stage script passes them on the command line.
+``--tag`` prints a short name made of the method and its key hyperparameters.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any, Dict, Iterable, List
+
+import yaml
+
+RUN_SPECIFIC_KEYS = (
+    "config", "output_dir", "init_param", "train_data_path_and_name_and_type",
+    "valid_data_path_and_name_and_type", "train_shape_file", "valid_shape_file",
+    "multiple_iterator", "collect_stats", "write_collected_feats", "print_config",
+    "ngpu", "dist_backend", "dist_init_method", "dist_world_size", "dist_rank",
+    "local_rank", "dist_master_addr", "dist_master_port", "dist_launcher", "multiprocessing_distributed",
+)
+# adapter_conf keys worth putting into an experiment name, in this order.
+TAG_KEYS = ("r", "alpha", "k", "k_fraction", "rotation", "budget_ratio", "l1_weight")
+
+
+def deep_merge(base: Dict[str, Any], override: Dict[str, Any]) -> Dict[str, Any]:
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def load_yaml(path) -> Dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"config layer not found: {path}")
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
+    return data
+
+
+def parse_set(items: Iterable[str]) -> Dict[str, Any]:
+    """``a.b=1`` -> {"a": {"b": 1}} (values parsed as YAML)."""
+    out: Dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--set expects key=value, got {item!r}")
+        node = out
+        *parents, leaf = key.split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = yaml.safe_load(value)
+    return out
+
+
+def compose(layers: List[str], sets: Iterable[str] = ()) -> Dict[str, Any]:
+    conf: Dict[str, Any] = {}
+    for layer in layers:
+        conf = deep_merge(conf, load_yaml(layer))
+    conf = deep_merge(conf, parse_set(sets))
+    for key in RUN_SPECIFIC_KEYS:
+        conf.pop(key, None)
+    return conf
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        value = f"{value:g}"
+    return str(value).replace("-", "m").replace(".", "p")
+
+
+def experiment_tag(conf: Dict[str, Any]) -> str:
+    """e.g. ``lora_r8_alpha16_lr0p003`` or ``full_lr0p0005``."""
+    if conf.get("use_adapter"):
+        name = str(conf.get("adapter"))
+        adapter_conf = conf.get("adapter_conf") or {}
+        parts = [name] + [f"{k}{_fmt(adapter_conf[k])}" for k in TAG_KEYS if k in adapter_conf]
+    else:
+        parts = ["full"]
+    lr = (conf.get("optim_conf") or {}).get("lr")
+    if lr is not None:
+        parts.append(f"lr{_fmt(lr)}")
+    return "_".join(parts)
+
+
+def main(cmd=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("layers", nargs="+", help="YAML files, later ones override")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--out", help="write the composed config here")
+    parser.add_argument("--tag", action="store_true", help="print the experiment tag")
+    args = parser.parse_args(cmd)
+    conf = compose(args.layers, args.set)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(yaml.safe_dump(conf, sort_keys=False), encoding="utf-8")
+    if args.tag:
+        print(experiment_tag(conf))
+    elif not args.out:
+        yaml.safe_dump(conf, sys.stdout, sort_keys=False)
+
+
+if __name__ == "__main__":
+    main()

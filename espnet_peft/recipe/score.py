@@ -1,0 +1,102 @@
+"""Stage 8: word error rates of decoding directories.
+
+    python -m espnet_peft.recipe.score --decode_dir exp/x/decode_child_test \
+        --ref data/child_test/text
+
+Reads ESPnet's ``1best_recog/text`` and the reference ``text``; writes
+``score.json`` (WER, CER, substitutions/deletions/insertions, utterance counts) and a
+readable ``result.txt`` with the worst utterances. An utterance missing from the
+hypotheses counts as fully deleted and is reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+from typing import Dict, List, Sequence, Tuple
+
+from espnet_peft.data.kaldi_dir import read_table
+
+
+def edit_counts(ref: Sequence[str], hyp: Sequence[str]) -> Tuple[int, int, int]:
+    """(substitutions, deletions, insertions) of a minimum-edit alignment."""
+    # Each cell holds (total edits, sub, del, ins); ties prefer substitutions.
+    prev = [(j, 0, 0, j) for j in range(len(hyp) + 1)]
+    for i in range(1, len(ref) + 1):
+        cur = [(i, 0, i, 0)]
+        for j in range(1, len(hyp) + 1):
+            diag = prev[j - 1]
+            if ref[i - 1] == hyp[j - 1]:
+                best = diag
+            else:
+                best = (diag[0] + 1, diag[1] + 1, diag[2], diag[3])
+            up, left = prev[j], cur[j - 1]
+            if up[0] + 1 < best[0]:
+                best = (up[0] + 1, up[1], up[2] + 1, up[3])
+            if left[0] + 1 < best[0]:
+                best = (left[0] + 1, left[1], left[2], left[3] + 1)
+            cur.append(best)
+        prev = cur
+    _, s, d, n = prev[-1]
+    return s, d, n
+
+
+def error_rate(refs: Dict[str, str], hyps: Dict[str, str], unit: str = "word") -> Dict[str, float]:
+    split = (lambda t: t.split()) if unit == "word" else (lambda t: list(t.replace(" ", "")))
+    totals = dict(sub=0, dele=0, ins=0, ref=0)
+    for utt, ref in refs.items():
+        s, d, i = edit_counts(split(ref), split(hyps.get(utt, "")))
+        totals["sub"] += s
+        totals["dele"] += d
+        totals["ins"] += i
+        totals["ref"] += len(split(ref))
+    errors = totals["sub"] + totals["dele"] + totals["ins"]
+    return {"rate": 100.0 * errors / max(totals["ref"], 1), "sub": totals["sub"],
+            "del": totals["dele"], "ins": totals["ins"], "ref_units": totals["ref"]}
+
+
+def score_dir(decode_dir, ref_file) -> Dict[str, object]:
+    decode_dir = Path(decode_dir)
+    hyp_file = decode_dir / "1best_recog" / "text"
+    if not hyp_file.is_file():
+        raise FileNotFoundError(f"no hypotheses in {hyp_file}: run the decoding stage first")
+    refs = read_table(ref_file)
+    hyps = {k: v.strip() for k, v in read_table(hyp_file).items()}
+    missing = sorted(set(refs) - set(hyps))
+    if missing:
+        logging.warning("%s: %d of %d utterances have no hypothesis (counted as deleted), e.g. %s",
+                        decode_dir, len(missing), len(refs), missing[:3])
+    wer, cer = error_rate(refs, hyps, "word"), error_rate(refs, hyps, "char")
+    result = {"wer": round(wer["rate"], 2), "cer": round(cer["rate"], 2), "sub": wer["sub"],
+              "del": wer["del"], "ins": wer["ins"], "ref_words": wer["ref_units"],
+              "utterances": len(refs), "missing": len(missing), "ref": str(ref_file)}
+    (decode_dir / "score.json").write_text(json.dumps(result, indent=1) + "\n")
+    per_utt = sorted(((sum(edit_counts(refs[u].split(), hyps.get(u, "").split())), u) for u in refs),
+                     reverse=True)
+    lines = [f"WER {result['wer']:.2f}% (sub {result['sub']}, del {result['del']}, ins {result['ins']}, "
+             f"{result['ref_words']} words, {len(refs)} utterances); CER {result['cer']:.2f}%", ""]
+    for errors, utt in per_utt[:20]:
+        if errors:
+            lines += [f"{utt} ({errors} errors)", f"  REF: {refs[utt]}", f"  HYP: {hyps.get(utt, '')}"]
+    (decode_dir / "result.txt").write_text("\n".join(lines) + "\n")
+    return result
+
+
+def main(cmd=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--decode_dir", required=True, action="append")
+    parser.add_argument("--ref", required=True, action="append",
+                        help="reference text, one per --decode_dir, in the same order")
+    args = parser.parse_args(cmd)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s score: %(message)s")
+    if len(args.decode_dir) != len(args.ref):
+        parser.error("give one --ref per --decode_dir")
+    for d, r in zip(args.decode_dir, args.ref):
+        res = score_dir(d, r)
+        logging.info("%s: WER %.2f%% over %d utterances", d, res["wer"], res["utterances"])
+
+
+if __name__ == "__main__":
+    main()

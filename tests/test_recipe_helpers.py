@@ -1,0 +1,113 @@
+"""Pieces of the stage script that run without ESPnet training: config layering,
+experiment names, WER scoring, data checks and the results table."""
+
+import json
+
+import pytest
+import yaml
+
+from espnet_peft.recipe import config, format_data, plan, results, score
+
+
+def test_config_layers_merge_and_drop_run_specific_keys(tmp_path):
+    base = tmp_path / "base.yaml"
+    base.write_text(yaml.safe_dump({
+        "encoder_conf": {"output_size": 144, "num_blocks": 4}, "optim_conf": {"lr": 0.002},
+        "train_data_path_and_name_and_type": [["a", "speech", "sound"]], "init_param": ["x.pth"]}))
+    over = tmp_path / "lora.yaml"
+    over.write_text(yaml.safe_dump({"encoder_conf": {"num_blocks": 6},
+                                    "adapter_conf": {"r": 8, "alpha": 16}}))
+    conf = config.compose([str(base), str(over)], ["optim_conf.lr=0.003", "use_adapter=true", "adapter=lora"])
+    assert conf["encoder_conf"] == {"output_size": 144, "num_blocks": 6}
+    assert conf["optim_conf"]["lr"] == 0.003
+    assert "train_data_path_and_name_and_type" not in conf and "init_param" not in conf
+    assert config.experiment_tag(conf) == "lora_r8_alpha16_lr0p003"
+    assert config.experiment_tag({"optim_conf": {"lr": 5e-4}}) == "full_lr0p0005"
+    with pytest.raises(FileNotFoundError, match="missing.yaml"):
+        config.compose([str(tmp_path / "missing.yaml")])
+
+
+def test_plan_gives_each_run_its_own_directory(tmp_path):
+    base = tmp_path / "base.yaml"
+    base.write_text("optim_conf: {lr: 0.002}\n")
+    adapt = tmp_path / "adapt.yaml"
+    adapt.write_text("max_epoch: 3\n")
+    conf_dir = tmp_path / "adapter"
+    conf_dir.mkdir()
+    (conf_dir / "lora.yaml").write_text("adapter_conf: {r: 4}\n")
+    runs = plan.plan(tmp_path / "exp", base, adapt, conf_dir, ["child", "accented"], ["zero_shot", "full", "lora"])
+    dirs = [str(r[2]) for r in runs]
+    assert len(runs) == 4 and len(set(dirs)) == 4
+    assert any(d.endswith("adapt_child_lora_r4_lr0p002") for d in dirs)
+    lora_conf = yaml.safe_load(next(r[3] for r in runs if r[1] == "lora").read_text())
+    assert lora_conf["use_adapter"] is True and lora_conf["adapter"] == "lora" and lora_conf["max_epoch"] == 3
+    with pytest.raises(SystemExit, match="dora.yaml"):
+        plan.plan(tmp_path / "exp", base, adapt, conf_dir, ["child"], ["dora"])
+
+
+def test_edit_counts_and_wer():
+    assert score.edit_counts("a b c d".split(), "a x c d e".split()) == (1, 0, 1)
+    assert score.edit_counts("a b c".split(), []) == (0, 3, 0)
+    assert score.edit_counts([], "a".split()) == (0, 0, 1)
+    r = score.error_rate({"u1": "the cat sat", "u2": "a dog"}, {"u1": "the cat sat", "u2": "a big dog"})
+    assert r["rate"] == pytest.approx(100 * 1 / 5) and r["ins"] == 1
+
+
+def test_score_dir_counts_missing_hypotheses_as_deletions(tmp_path):
+    (tmp_path / "ref").write_text("u1 the cat\nu2 a dog runs\n")
+    (tmp_path / "dec/1best_recog").mkdir(parents=True)
+    (tmp_path / "dec/1best_recog/text").write_text("u1 the hat\n")
+    res = score.score_dir(tmp_path / "dec", tmp_path / "ref")
+    assert res["wer"] == pytest.approx(100 * 4 / 5) and res["missing"] == 1
+    assert json.loads((tmp_path / "dec/score.json").read_text())["del"] == 3
+    assert "REF: a dog runs" in (tmp_path / "dec/result.txt").read_text()
+
+
+def test_format_data_names_the_bad_file(tmp_path):
+    import numpy as np
+    import soundfile as sf
+
+    d = tmp_path / "set"
+    d.mkdir()
+    sf.write(tmp_path / "ok.wav", np.zeros(1600), 16000)
+    sf.write(tmp_path / "hi.wav", np.zeros(800), 8000)
+    (d / "text").write_text("u1 hello\nu2 world\n")
+    (d / "wav.scp").write_text(f"u1 {tmp_path}/ok.wav\n")
+    assert format_data.format_dir(d) == 1
+    assert (d / "utt2num_samples").read_text() == "u1 1600\n"
+    (d / "wav.scp").write_text(f"u1 {tmp_path}/ok.wav\nu2 {tmp_path}/hi.wav\n")
+    with pytest.raises(format_data.DataError, match="u2.*8000 Hz, expected 16000"):
+        format_data.format_dir(d)
+    (d / "wav.scp").write_text(f"u1 {tmp_path}/ok.wav\nu2 {tmp_path}/gone.wav\n")
+    with pytest.raises(format_data.DataError, match="u2: cannot read"):
+        format_data.format_dir(d)
+    (d / "wav.scp").write_text(f"u1 {tmp_path}/ok.wav\nu3 {tmp_path}/ok.wav\n")
+    with pytest.raises(format_data.DataError, match="no transcript"):
+        format_data.format_dir(d)
+
+
+def test_results_table(tmp_path):
+    def make(name, run, summary, wers):
+        d = tmp_path / name
+        d.mkdir()
+        (d / "run.json").write_text(json.dumps(run))
+        if summary:
+            (d / "peft_summary.json").write_text(json.dumps(summary))
+        for test, wer in wers.items():
+            (d / f"decode_{test}").mkdir()
+            (d / f"decode_{test}" / "score.json").write_text(json.dumps({"wer": wer}))
+
+    make("base", {"role": "zero_shot", "method": "zero_shot", "domains": ["child"],
+                  "test_sets": {"child": "child_test", "source": "adult_test"}},
+         {"trainable_params": 1000, "base_params": 1000, "train_wall_s": 50}, {"child_test": 70.0, "adult_test": 3.0})
+    make("adapt_child_lora", {"role": "adapt", "method": "lora", "domain": "child", "tag": "lora_r8",
+                              "test_sets": {"child": "child_test", "source": "adult_test"}},
+         {"trainable_params": 20, "base_params": 1000, "train_wall_s": 12.5, "peak_cpu_rss_mb": 900},
+         {"child_test": 10.0, "adult_test": 4.5})
+    rows = results.collect(tmp_path)
+    assert [r["method"] for r in rows] == ["zero_shot", "lora"]
+    assert rows[0]["trainable_params"] == 0 and rows[0]["train_time_s"] is None
+    assert rows[1]["trainable_pct"] == 2.0 and rows[1]["target_wer"] == 10.0 and rows[1]["source_wer"] == 4.5
+    md = results.write_tables(rows, tmp_path).read_text()
+    assert "| lora | lora_r8 | 20 | 2.00 | 10.0 | 4.5 | 12 | 900 |" in md
+    assert (tmp_path / "results.csv").read_text().count("\n") == 3
