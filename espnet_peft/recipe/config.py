@@ -25,6 +25,8 @@ RUN_SPECIFIC_KEYS = (
     "multiple_iterator", "collect_stats", "write_collected_feats", "print_config",
     "ngpu", "dist_backend", "dist_init_method", "dist_world_size", "dist_rank",
     "local_rank", "dist_master_addr", "dist_master_port", "dist_launcher", "multiprocessing_distributed",
+    # written into config.yaml by ESPnet but not options of its parser
+    "required", "version", "distributed",
 )
 # adapter_conf keys worth putting into an experiment name, in this order.
 TAG_KEYS = ("r", "alpha", "k", "k_fraction", "rotation", "budget_ratio", "l1_weight")

@@ -31,7 +31,7 @@ def train_bpe(text_file, out_dir, vocab_size: int, model_type: str = "unigram") 
         spm.SentencePieceTrainer.train(
             input=corpus, model_prefix=str(out_dir / "bpe"), vocab_size=vocab_size,
             model_type=model_type, character_coverage=1.0, input_sentence_size=100_000_000,
-            unk_surface="<unk>", minloglevel=2)
+            unk_surface="<unk>", hard_vocab_limit=False, minloglevel=2)
     finally:
         Path(corpus).unlink()
     proc = spm.SentencePieceProcessor(model_file=str(out_dir / "bpe.model"))

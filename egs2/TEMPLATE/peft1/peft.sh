@@ -71,6 +71,9 @@ sets_of() { echo "$1_train $1_dev $1_test"; }
 all_domains="${source_domain} ${target_domains}"
 
 token_dir=${datadir}/token_list/bpe_${bpemode}${nbpe}
+# Statistics depend on the tokenizer (text shapes): one directory per tokenizer.
+if [ -n "${base_model}" ]; then token_tag=pretrained; else token_tag=bpe_${bpemode}${nbpe}; fi
+stats_root=${expdir}/stats_${token_tag}
 if [ -n "${base_model}" ]; then
     [ -f "${base_model}" ] || die "--base_model ${base_model} not found"
     [ -f "${base_train_config}" ] || die "--base_model needs --base_train_config (its config.yaml)"
@@ -133,7 +136,7 @@ token_args=(--token_type bpe --bpemodel "${bpemodel}")
 [ -n "${token_list}" ] && token_args+=(--token_list "${token_list}")
 
 data_args() {  # data_args <domain> [stats]: asr_train data/shape options, on one line
-    local d=$1 st=${expdir}/stats_$1 r=${dumpdir}/raw a
+    local d=$1 st=${stats_root}/$1 r=${dumpdir}/raw a
     a="--train_data_path_and_name_and_type ${r}/${d}_train/wav.scp,speech,sound"
     a+=" --train_data_path_and_name_and_type ${r}/${d}_train/text,text,text"
     a+=" --valid_data_path_and_name_and_type ${r}/${d}_dev/wav.scp,speech,sound"
@@ -154,7 +157,7 @@ if run_stage 4; then
     log "stage 4: collect_stats for ${all_domains}"
     jobs=()
     for d in ${all_domains}; do
-        st=${expdir}/stats_${d}
+        st=${stats_root}/${d}
         [ -f "${st}/.done" ] && continue
         mkdir -p "${st}"
         "${python}" -m espnet_peft.recipe.config "${stats_config}" --out "${st}/config.yaml" \
@@ -183,11 +186,11 @@ if [ -n "${base_model}" ]; then
     base_ckpt=${base_model}
     base_conf=${base_train_config}
 else
-    base_dir=${expdir}/base_${source_domain}
+    base_dir=${expdir}/base_${source_domain}_${token_tag}
     base_ckpt=${base_dir}/valid.acc.ave.pth
     base_conf=${base_dir}/config.yaml
 fi
-source_stats=${expdir}/stats_${source_domain}/train/feats_stats.npz
+source_stats=${stats_root}/${source_domain}/train/feats_stats.npz
 if run_stage 5 && ! is_true "${skip_train}"; then
     if [ -n "${base_model}" ]; then
         log "stage 5: using the pretrained base ${base_model}"

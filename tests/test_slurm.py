@@ -1,0 +1,84 @@
+"""The Slurm backend against a real one-node Slurm cluster started on this machine
+(tools/slurm/start_cluster.sh: Debian slurm-wlm + munge, as root). Skipped, with the
+reason, where Slurm cannot start."""
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+RECIPE = ROOT / "egs2/mini_synth/peft1"
+LAUNCHER = ROOT / "egs2/TEMPLATE/peft1/utils/slurm.sh"
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    missing = [p for p in ("slurmctld", "slurmd", "munged", "sbatch") if shutil.which(p) is None]
+    if missing:
+        pytest.skip(f"Slurm not installed ({missing}); apt-get install slurm-wlm munge")
+    if os.geteuid() != 0:
+        pytest.skip("a local Slurm cluster needs root")
+    state = tmp_path_factory.mktemp("slurm")
+    env = dict(os.environ, SLURM_PORT=str(17000 + os.getpid() % 2000))
+    proc = subprocess.run([str(ROOT / "tools/slurm/start_cluster.sh"), str(state)],
+                          capture_output=True, text=True, env=env, timeout=120)
+    if proc.returncode != 0:
+        pytest.skip(f"Slurm did not start: {proc.stderr.strip()[-500:]}")
+    yield dict(os.environ, SLURM_CONF=str(state / "slurm.conf"))
+    subprocess.run([str(ROOT / "tools/slurm/stop_cluster.sh"), str(state)], timeout=60)
+
+
+def test_array_job_logs_and_exit_codes(cluster, tmp_path):
+    proc = subprocess.run([str(LAUNCHER), "--num_threads", "1", "JOB=1:3", "log/t.JOB.log",
+                           "bash", "-c", "echo task JOB $SLURM_JOB_ID; [ JOB != 2 ]"],
+                          cwd=tmp_path, env=cluster, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1
+    assert "1 of 3 task(s)" in proc.stderr and "t.2.log" in proc.stderr
+    for i in (1, 2, 3):
+        log = (tmp_path / f"log/t.{i}.log").read_text()
+        assert f"task {i} " in log and "(slurm job" in log
+        assert log.rstrip().endswith(f"with status {1 if i == 2 else 0}")
+
+    ok = subprocess.run([str(LAUNCHER), "log/one.log", "true"], cwd=tmp_path, env=cluster,
+                        capture_output=True, text=True, timeout=300)
+    assert ok.returncode == 0, ok.stderr
+
+
+def test_launcher_errors_are_clear(cluster, tmp_path):
+    bad = tmp_path / "slurm.conf"
+    bad.write_text("command sbatch\noption colour=* --x\n")
+    proc = subprocess.run([str(LAUNCHER), "--config", str(bad), "log/x.log", "true"], cwd=tmp_path,
+                          env=cluster, capture_output=True, text=True)
+    assert proc.returncode == 2 and "slurm.conf:2" in proc.stderr
+    env = dict(cluster, PATH="/nonexistent")
+    proc = subprocess.run(["/usr/bin/python3", str(LAUNCHER.with_suffix(".py")), "log/x.log", "true"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert proc.returncode == 1 and "sbatch not found" in proc.stderr
+    proc = subprocess.run([str(LAUNCHER), "--mem", "100000G", "log/x.log", "true"], cwd=tmp_path,
+                          env=cluster, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1 and "sbatch refused" in proc.stderr
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng and sox")
+def test_recipe_stages_run_through_sbatch(cluster, tmp_path):
+    """Stages 1-5 of the demo (tiny sizes): collect_stats and base training are submitted
+    with sbatch; their outputs and per-job logs must appear."""
+    from test_recipe import SIZES
+
+    env = dict(cluster, cmd_backend="slurm")
+    cmd = [str(RECIPE / "run.sh"), "--stop_stage", "5", "--datadir", tmp_path / "data",
+           "--dumpdir", tmp_path / "dump", "--expdir", tmp_path / "exp",
+           "--local_data_opts", f"--sizes {SIZES} --wavdir {tmp_path}/wav",
+           "--base_config", "conf/tuning/train_base_tiny.yaml", "--nbpe", "30"]
+    proc = subprocess.run([str(c) for c in cmd], env=env, capture_output=True, text=True, timeout=1200)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "submitted job" in proc.stderr
+    exp = tmp_path / "exp"
+    for d in ("adult", "child", "accented"):
+        assert (exp / "stats_bpe_unigram30" / d / "train/feats_stats.npz").is_file()
+    assert (exp / "base_adult_bpe_unigram30/valid.acc.ave.pth").is_file()
+    assert "(slurm job" in (exp / "base_adult_bpe_unigram30/train.log").read_text()
+    assert list((exp / "log/q").glob("*.sh")), "no sbatch job scripts written"
