@@ -155,7 +155,12 @@ def make_peft_trainer(base_trainer):
 
 
 def peft_task(task_cls):
-    """A subclass of an ESPnet task whose ``--adapter`` accepts every registered method."""
+    """A subclass of an ESPnet task whose ``--adapter`` accepts every registered method.
+    Made once per task; importable as ``espnet_peft.espnet.Peft<Task>`` so that it pickles
+    into the processes ESPnet spawns for multi-GPU training."""
+    name = f"Peft{task_cls.__name__}"
+    if name in globals():
+        return globals()[name]
 
     class PeftTask(task_cls):
         trainer = make_peft_trainer(task_cls.trainer)
@@ -172,9 +177,23 @@ def peft_task(task_cls):
             return parser
 
     # Module-level names so that the classes pickle (ESPnet spawns one process per GPU).
-    for cls, name in ((PeftTask, f"Peft{task_cls.__name__}"),
-                      (PeftTask.trainer, f"Peft{task_cls.__name__}Trainer")):
-        cls.__name__ = cls.__qualname__ = name
+    for cls, cls_name in ((PeftTask, name), (PeftTask.trainer, f"{name}Trainer")):
+        cls.__name__ = cls.__qualname__ = cls_name
         cls.__module__ = __name__
-        globals()[name] = cls
+        globals()[cls_name] = cls
     return PeftTask
+
+
+_TASK_MODULES = {"ASRTask": "espnet2.tasks.asr", "S2TTask": "espnet2.tasks.s2t"}
+
+
+def __getattr__(name: str):
+    """Build ``Peft<Task>`` / ``Peft<Task>Trainer`` on first access (e.g. by unpickling
+    in a process ESPnet spawned)."""
+    import importlib
+
+    for task, module in _TASK_MODULES.items():
+        if name in (f"Peft{task}", f"Peft{task}Trainer"):
+            peft_task(getattr(importlib.import_module(module), task))
+            return globals()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

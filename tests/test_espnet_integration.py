@@ -149,3 +149,23 @@ def test_entry_points_widen_the_adapter_choices():
         assert "espnet_lora" in action.choices and "houlsby" in action.choices
     proc = run("espnet_peft.bin.s2t_train", "--help")
     assert "ssvd_o" in proc.stdout
+
+
+def test_task_classes_pickle_into_a_fresh_process():
+    """ESPnet's multi-GPU mode spawns workers with the task class as target: it must
+    unpickle in a process that has not built it yet."""
+    import pickle
+    import subprocess
+    import sys
+
+    from espnet2.tasks.asr import ASRTask
+    from espnet_peft.espnet import peft_task
+
+    task = peft_task(ASRTask)
+    assert peft_task(ASRTask) is task
+    blob = pickle.dumps((task, task.trainer))
+    code = ("import pickle, sys; t, tr = pickle.loads(sys.stdin.buffer.read()); "
+            "print(t.__name__, tr.__name__, 'ssvd' in t.get_parser().format_help())")
+    out = subprocess.run([sys.executable, "-c", code], input=blob, capture_output=True, timeout=300)
+    last = out.stdout.decode().strip().splitlines()[-1]  # ESPnet prints notices first
+    assert last.split() == ["PeftASRTask", "PeftASRTaskTrainer", "True"], out.stderr[-2000:]

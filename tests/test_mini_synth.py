@@ -37,13 +37,14 @@ def test_generation_is_deterministic_and_well_formed(tmp_path):
     mini_synth.generate(WORDS, tmp_path / "c", tmp_path / "wav_c", seed=4, sizes=SIZES)
     assert read_table(tmp_path / "a/adult_train/text") != read_table(tmp_path / "c/adult_train/text")
 
-    words = set(WORDS.read_text().split())
+    lexicon = mini_synth.read_lexicon(WORDS)
+    words = set(sum(lexicon.values(), [])) | {w for t in mini_synth.TEMPLATES for w in t.split()}
     for key, n in SIZES.items():
         texts = read_table(tmp_path / "a" / key / "text")
         wavs = read_table(tmp_path / "a" / key / "wav.scp")
         assert len(texts) == len(wavs) == n and set(texts) == set(wavs)
         for utt, text in texts.items():
-            assert 3 <= len(text.split()) <= 7 and set(text.split()) <= words
+            assert 4 <= len(text.split()) <= 6 and set(text.split()) <= words
             info = sf.info(wavs[utt])
             assert info.samplerate == 16000 and info.channels == 1
             assert 0.5 < info.duration < 10.0, (utt, info.duration)
@@ -56,8 +57,8 @@ def test_child_speech_is_faster_and_higher_than_adult(tmp_path):
     plans, shorter audio and a higher spectral centroid."""
     import numpy as np
 
-    words = mini_synth.read_words(WORDS)
-    plans = mini_synth.plan_split("child", "train", 6, words, seed=0)
+    lexicon = mini_synth.read_lexicon(WORDS)
+    plans = mini_synth.plan_split("child", "train", 6, lexicon, seed=0)
     assert all(p.effects[0] == "pitch" and 500 <= int(p.effects[1]) <= 700 for p in plans)
     assert all(1.05 <= float(p.effects[3]) <= 1.25 for p in plans)
     ratios, centroids = [], []
@@ -79,9 +80,12 @@ def test_child_speech_is_faster_and_higher_than_adult(tmp_path):
 
 def test_bad_inputs_are_reported(tmp_path):
     bad = tmp_path / "words.txt"
-    bad.write_text("cat dog 42\n")
-    with pytest.raises(ValueError, match="letters only"):
-        mini_synth.read_words(bad)
+    bad.write_text("noun cat\nnoun 42\n")
+    with pytest.raises(ValueError, match="words.txt:2"):
+        mini_synth.read_lexicon(bad)
+    bad.write_text("noun cat\nadj red\n")
+    with pytest.raises(ValueError, match="no words for categories"):
+        mini_synth.read_lexicon(bad)
     with pytest.raises(ValueError, match="bad size"):
         mini_synth.parse_sizes("kids_train=3")
     assert mini_synth.parse_sizes("child_test=7")["child_test"] == 7

@@ -111,3 +111,25 @@ def test_results_table(tmp_path):
     md = results.write_tables(rows, tmp_path).read_text()
     assert "| lora | lora_r8 | 20 | 2.00 | 10.0 | 4.5 | 12 | 900 |" in md
     assert (tmp_path / "results.csv").read_text().count("\n") == 3
+
+
+def test_sweep_expands_a_grid_into_distinct_runs(tmp_path):
+    base = tmp_path / "base.yaml"
+    base.write_text("optim_conf: {lr: 0.002}\n")
+    adapt = tmp_path / "adapt.yaml"
+    adapt.write_text("max_epoch: 3\n")
+    conf_dir = tmp_path / "adapter"
+    conf_dir.mkdir()
+    (conf_dir / "lora.yaml").write_text("adapter_conf: {r: 4, alpha: 8, dropout: 0.0}\n")
+    runs = plan.plan(tmp_path / "exp", base, adapt, conf_dir, ["child"], ["lora"],
+                     sweep="lora:r=2,8:dropout=0.0,0.1:optim_conf.lr=0.001,0.01")
+    dirs = {r[2].name for r in runs}
+    assert len(runs) == len(dirs) == 8
+    assert "adapt_child_lora_r8_alpha8_lr0p01_dropout0p1" in dirs
+    confs = [yaml.safe_load(r[3].read_text()) for r in runs]
+    assert sorted({c["adapter_conf"]["r"] for c in confs}) == [2, 8]
+    assert {c["optim_conf"]["lr"] for c in confs} == {0.001, 0.01}
+    with pytest.raises(SystemExit, match="not in --methods"):
+        plan.plan(tmp_path / "exp", base, adapt, conf_dir, ["child"], ["lora"], sweep="dora:r=2,4")
+    with pytest.raises(SystemExit, match="bad axis"):
+        plan.parse_sweep("lora:r")

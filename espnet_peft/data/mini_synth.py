@@ -8,8 +8,11 @@ Everything is generated offline and deterministically from a seed:
   with sox (``pitch``/``tempo``), the rate irregular from utterance to utterance;
 - ``accented`` (target): other English accents (Scottish, Caribbean, New York, US).
 
-Sentences are 3-7 words drawn from a word list. Each (domain, split) pair draws from
-its own random stream, so changing one split's size leaves the others unchanged.
+Sentences (4-6 words) fill simple templates ("the {adj} {noun} can {verb}", "the
+{noun} is {prep} the {noun}", ...) from a lexicon of ``<category> <word>`` lines, so
+that the decoder has some structure to learn while the content words stay random.
+Each (domain, split) pair draws from its own random stream, so changing one split's
+size leaves the others unchanged.
 
     python -m espnet_peft.data.mini_synth --words local/words.txt --data_dir data \
         --wav_dir downloads/wav --seed 0 --nj 2 --sizes adult_train=1500,child_test=150
@@ -52,17 +55,43 @@ class Plan(NamedTuple):
     text: str
 
 
-def read_words(path) -> List[str]:
-    words = [w.strip().lower() for w in Path(path).read_text(encoding="utf-8").split()]
-    bad = [w for w in words if not w.isalpha()]
-    if bad:
-        raise ValueError(f"{path}: words must be letters only, got {bad[:5]}")
-    if len(set(words)) < 20:
-        raise ValueError(f"{path}: need at least 20 distinct words, got {len(set(words))}")
-    return sorted(set(words))
+TEMPLATES = [
+    "the {adj} {noun} can {verb}",
+    "a {noun} and a {noun}",
+    "my {noun} is {adj}",
+    "the {noun} is {prep} the {noun}",
+    "we {verb} the {adj} {noun}",
+    "look at the {noun}",
+    "i see a {adj} {noun}",
+]
+CATEGORIES = ("noun", "adj", "verb", "prep")
 
 
-def plan_split(domain: str, split: str, n: int, words: List[str], seed: int) -> List[Plan]:
+def read_lexicon(path) -> Dict[str, List[str]]:
+    """``<category> <word>`` lines (``#`` comments) -> {category: sorted words}."""
+    lexicon: Dict[str, set] = {c: set() for c in CATEGORIES}
+    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        parts = line.split()
+        if len(parts) != 2 or parts[0] not in lexicon or not parts[1].isalpha():
+            raise ValueError(f"{path}:{n}: expected '<{'|'.join(CATEGORIES)}> <word in letters>', got {line!r}")
+        lexicon[parts[0]].add(parts[1].lower())
+    empty = [c for c, ws in lexicon.items() if not ws]
+    if empty:
+        raise ValueError(f"{path}: no words for categories {empty}")
+    return {c: sorted(ws) for c, ws in lexicon.items()}
+
+
+def make_sentence(rng: random.Random, lexicon: Dict[str, List[str]]) -> str:
+    words = []
+    for token in rng.choice(TEMPLATES).split():
+        words.append(rng.choice(lexicon[token[1:-1]]) if token.startswith("{") else token)
+    return " ".join(words)
+
+
+def plan_split(domain: str, split: str, n: int, lexicon: Dict[str, List[str]], seed: int) -> List[Plan]:
     if domain not in DOMAINS:
         raise ValueError(f"unknown domain {domain!r}; expected one of {DOMAINS}")
     rng = random.Random(f"mini_synth/{seed}/{domain}/{split}")
@@ -70,7 +99,7 @@ def plan_split(domain: str, split: str, n: int, words: List[str], seed: int) -> 
     plans = []
     for i in range(n):
         voice, variant = rng.choice(voices), rng.choice(VARIANTS)
-        text = " ".join(rng.choice(words) for _ in range(rng.randint(3, 7)))
+        text = make_sentence(rng, lexicon)
         speed, pitch = rng.randint(150, 190), rng.randint(35, 65)
         effects: Tuple[str, ...] = ()
         if domain == "child":
@@ -96,13 +125,13 @@ def generate(words_file, data_dir, wav_dir, seed: int = 0, sizes: Dict[str, int]
              nj: int = 2) -> Dict[str, int]:
     """Synthesise every split; returns {"<domain>_<split>": n_utterances}."""
     require_tools("espeak-ng", "sox")
-    words = read_words(words_file)
+    lexicon = read_lexicon(words_file)
     sizes = sizes or dict(DEFAULT_SIZES)
     data_dir, wav_dir = Path(data_dir), Path(wav_dir).resolve()
     jobs = []
     for key, n in sizes.items():
         domain, split = key.split("_", 1)
-        jobs += [(key, p) for p in plan_split(domain, split, n, words, seed)]
+        jobs += [(key, p) for p in plan_split(domain, split, n, lexicon, seed)]
     start, done = time.time(), 0
 
     def run(job):
@@ -121,7 +150,8 @@ def generate(words_file, data_dir, wav_dir, seed: int = 0, sizes: Dict[str, int]
     for key, utts in by_split.items():
         write_data_dir(data_dir / key, utts)
     (data_dir / "mini_synth.json").write_text(json.dumps(
-        {"seed": seed, "sizes": sizes, "words": len(words), "sample_rate": SAMPLE_RATE}, indent=1))
+        {"seed": seed, "sizes": sizes, "lexicon": {c: len(w) for c, w in lexicon.items()},
+         "sample_rate": SAMPLE_RATE}, indent=1))
     return {k: len(v) for k, v in by_split.items()}
 
 

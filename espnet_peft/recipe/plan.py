@@ -11,21 +11,45 @@ tokenizer), then ``adapt_config`` (optimiser, epochs, batches), then
 any per-method overrides; optional for ``full``). The directory name carries the
 method and its key hyperparameters (``adapt_child_lora_r8_alpha16_lr0p003``), so runs
 of a sweep never share a directory.
+
+``--sweep "lora:r=4,8,16 ssvd_o:budget_ratio=0.25,0.5,0.75:k_fraction=0.2,0.4"`` expands
+a method into the grid of the listed values (keys without a dot are ``adapter_conf``
+keys; dotted keys such as ``optim_conf.lr`` address the training config). With
+``cmd_backend=slurm`` the stage script submits the whole grid as one Slurm array.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 from pathlib import Path
+from typing import Dict, List, Tuple
 
 import yaml
 
-from espnet_peft.recipe.config import compose, experiment_tag
+from espnet_peft.recipe.config import _fmt, compose, experiment_tag
 
 
-def plan(expdir, base_conf, adapt_config, adapter_conf_dir, domains, methods):
+def parse_sweep(spec: str) -> Dict[str, List[Tuple[str, List[str]]]]:
+    """``"lora:r=4,8 ssvd:k_fraction=0.2,0.4"`` -> {"lora": [("adapter_conf.r", ["4", "8"])], ...}"""
+    grid: Dict[str, List[Tuple[str, List[str]]]] = {}
+    for item in spec.split():
+        method, *axes = item.split(":")
+        if not axes:
+            raise SystemExit(f"--sweep item {item!r}: expected method:key=v1,v2[:key=...]")
+        for axis in axes:
+            key, sep, values = axis.partition("=")
+            if not sep or not key or not values:
+                raise SystemExit(f"--sweep item {item!r}: bad axis {axis!r} (expected key=v1,v2)")
+            key = key if "." in key else f"adapter_conf.{key}"
+            grid.setdefault(method, []).append((key, values.split(",")))
+    return grid
+
+
+def plan(expdir, base_conf, adapt_config, adapter_conf_dir, domains, methods, sweep: str = ""):
     expdir, conf_dir = Path(expdir), Path(adapter_conf_dir)
     (expdir / "configs").mkdir(parents=True, exist_ok=True)
+    grid = parse_sweep(sweep)
     runs = []
     for method in methods:
         if method == "zero_shot":
@@ -36,15 +60,33 @@ def plan(expdir, base_conf, adapt_config, adapter_conf_dir, domains, methods):
             layers.append(str(method_file))
         elif method != "full":
             raise SystemExit(f"no {method_file} for method {method}: add one with adapter_conf")
-        conf = compose(layers, [] if method == "full" else ["use_adapter=true", f"adapter={method}"])
-        if method == "full":
-            conf["use_adapter"] = False
-        tag = experiment_tag(conf)
-        out = expdir / "configs" / f"{tag}.yaml"
-        out.write_text(yaml.safe_dump(conf, sort_keys=False), encoding="utf-8")
-        for domain in domains:
-            runs.append((domain, method, expdir / f"adapt_{domain}_{tag}", out))
+        axes = grid.pop(method, [])
+        for values in itertools.product(*[v for _, v in axes]):
+            sets = [] if method == "full" else ["use_adapter=true", f"adapter={method}"]
+            sets += [f"{key}={value}" for (key, _), value in zip(axes, values)]
+            conf = compose(layers, sets)
+            if method == "full":
+                conf["use_adapter"] = False
+            tag = experiment_tag(conf)
+            for (key, _), value in zip(axes, values):  # swept keys the tag does not show
+                leaf = key.rsplit(".", 1)[-1]
+                shown = f"{leaf}{_fmt(conf_value(conf, key))}" in tag.split("_") or \
+                    (leaf == "lr" and f"lr{_fmt(conf_value(conf, key))}" in tag)
+                if not shown:
+                    tag += f"_{leaf}{_fmt(conf_value(conf, key))}"
+            out = expdir / "configs" / f"{tag}.yaml"
+            out.write_text(yaml.safe_dump(conf, sort_keys=False), encoding="utf-8")
+            for domain in domains:
+                runs.append((domain, method, expdir / f"adapt_{domain}_{tag}", out))
+    if grid:
+        raise SystemExit(f"--sweep names methods not in --methods: {sorted(grid)}")
     return runs
+
+
+def conf_value(conf, dotted: str):
+    for part in dotted.split("."):
+        conf = conf[part]
+    return conf
 
 
 def main(cmd=None):
@@ -55,10 +97,11 @@ def main(cmd=None):
     parser.add_argument("--adapter_conf_dir", required=True)
     parser.add_argument("--domains", required=True)
     parser.add_argument("--methods", required=True)
+    parser.add_argument("--sweep", default="", help='e.g. "lora:r=4,8,16 ssvd:k_fraction=0.2,0.4"')
     args = parser.parse_args(cmd)
     for domain, method, exp_dir, conf in plan(args.expdir, args.base_conf, args.adapt_config,
                                                args.adapter_conf_dir, args.domains.split(),
-                                               args.methods.split()):
+                                               args.methods.split(), args.sweep):
         print(domain, method, exp_dir, conf)
 
 

@@ -39,6 +39,7 @@ expdir=exp
 source_domain=adult       # data/<source>_{train,dev,test}
 target_domains="child accented"
 methods="zero_shot full lora dora pissa ssvd ssvd_o s2lora"
+sweep=                    # grids, e.g. "lora:r=4,8,16 ssvd_o:budget_ratio=0.25,0.5,0.75"
 base_config=conf/train_base.yaml     # stage 5
 base_model=               # pretrained checkpoint (.pth): skips stage 5
 base_train_config=        # its config.yaml (token list, frontend, architecture)
@@ -216,15 +217,16 @@ adapt_runs=()   # "domain method exp_dir config" lines
 if [ -f "${base_conf}" ]; then
     mapfile -t adapt_runs < <("${python}" -m espnet_peft.recipe.plan --expdir "${expdir}" \
         --base_conf "${base_conf}" --adapt_config "${adapt_config}" \
-        --adapter_conf_dir "${adapter_conf_dir}" --domains "${target_domains}" --methods "${methods}")
+        --adapter_conf_dir "${adapter_conf_dir}" --domains "${target_domains}" --methods "${methods}" \
+        --sweep "${sweep}")
 fi
 
 if run_stage 6 && ! is_true "${skip_train}"; then
     [ -f "${base_ckpt}" ] || die "base model ${base_ckpt} missing: run stage 5"
     [ ${#adapt_runs[@]} -gt 0 ] || [ "${methods}" = zero_shot ] || die "no adaptation runs planned"
-    log "stage 6: ${#adapt_runs[@]} adaptation runs (${methods// zero_shot/} on ${target_domains}), ${train_jobs} at a time"
+    log "stage 6: ${#adapt_runs[@]} adaptation runs ($(echo " ${methods} " | sed 's/ zero_shot / /; s/^ //; s/ $//') on ${target_domains}), ${train_jobs} at a time"
     mkdir -p "${expdir}/jobs"
-    : > "${expdir}/jobs/adapt.list"
+    todo=()
     for run in "${adapt_runs[@]}"; do
         read -r d m dir conf <<< "${run}"
         if [ -f "${dir}/peft_summary.json" ]; then
@@ -241,10 +243,11 @@ ${python} -m espnet_peft.bin.asr_train --config ${dir}/train.yaml --output_dir $
     --init_param ${base_ckpt} --ngpu ${ngpu} --resume true \
     ${token_args[*]} $(data_args "${d}") ${adapt_args}
 EOF
-        echo "${dir}" >> "${expdir}/jobs/adapt.list"
+        todo+=("${dir}")
     done
-    n=$(wc -l < "${expdir}/jobs/adapt.list")
+    n=${#todo[@]}
     if [ "${n}" -gt 0 ]; then
+        printf '%s\n' "${todo[@]}" > "${expdir}/jobs/adapt.list"
         log "  training ${n} runs; per-run logs: <exp>/train.log, list: ${expdir}/jobs/adapt.list"
         ${train_cmd} --gpu "${ngpu}" --num_threads "${train_threads}" --max_jobs_run "${train_jobs}" \
             JOB=1:"${n}" "${expdir}/log/adapt.JOB.log" \

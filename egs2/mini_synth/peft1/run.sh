@@ -2,7 +2,7 @@
 # mini_synth: the embedded, offline demo. Synthesises adult (source), child and accented
 # (target) English speech, trains a small Conformer ASR base on adult speech, adapts it
 # to each target domain with every PEFT method plus full fine-tuning, and writes
-# exp/RESULTS.md. About 13 minutes on 2 CPU cores (see README).
+# exp/RESULTS.md. About 11.5 minutes on 2 CPU cores (measured; see README).
 #
 #   ./run.sh                         # everything
 #   ./run.sh --stage 6 --methods "lora ssvd"   # re-run part of it

@@ -7,15 +7,8 @@
 Same interface as utils/run.sh: JOB in the log path and command becomes the array
 index; each task's output goes to its log (with the command, node, start/end time and
 exit status); the exit status is non-zero if any task failed, and the failed logs are
-named. The config maps options to sbatch flags (Kaldi/ESPnet slurm.conf format):
-
-    command sbatch --export=PATH
-    option gpu=0
-    option gpu=* --gres=gpu:$0
-    option mem=* --mem=$0
-    option num_threads=* --cpus-per-task=$0
-    option time=* --time=$0
-    default gpu=0
+named. The config maps options to sbatch flags in the Kaldi/ESPnet slurm.conf format
+(``DEFAULT_CONFIG`` below is used without ``--config``; see conf/slurm.conf in a recipe):
 
 ``option NAME=VALUE flags`` applies for that exact value, ``NAME=*`` for any other
 ($0 is the value); ``default NAME=VALUE`` applies when the option is not given. Only
