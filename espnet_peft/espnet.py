@@ -149,6 +149,11 @@ def make_peft_trainer(base_trainer):
                                  trainer_options, distributed_option)
             if main_process:
                 write_run_summary(model, trainer_options, output_dir, time.time() - start)
+            if distributed_option.distributed and torch.distributed.is_initialized():
+                # Without this, gloo workers can abort at interpreter exit ("terminate
+                # called without an active exception") after a successful run.
+                torch.distributed.barrier()
+                torch.distributed.destroy_process_group()
             return result
 
     return PeftTrainer
