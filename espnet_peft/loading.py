@@ -8,15 +8,18 @@ loader instead decides what the checkpoint is and gets the base weights explicit
 - an adapter-only checkpoint (ESPnet ``.pth`` from ``--save_strategy adapter_only`` or
   ``required_grad_only``, or our ``.safetensors`` adapter file): the base weights come
   from ``base_model_file`` or else the training config's ``--init_param`` entries, loaded
-  with ESPnet's ``load_pretrained_model`` exactly as in training; then the adapter is
-  loaded and the base is checked against the fingerprint recorded at training time.
+  with ESPnet's ``load_pretrained_model`` exactly as in training (but with
+  ``torch.load(weights_only=True)``: no pickled code runs); then the adapter is loaded
+  and the base is checked against the fingerprint recorded at training time.
   A missing base is an error, never a silent fallback.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import pickle
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -56,6 +59,23 @@ def uses_peft_adapter(args: argparse.Namespace) -> bool:
     return bool(getattr(args, "use_adapter", False)) and getattr(args, "adapter", None) in METHODS
 
 
+@contextlib.contextmanager
+def _weights_only_torch_load():
+    """Make ``torch.load`` refuse pickled code for the duration (ESPnet's
+    ``load_pretrained_model`` asks for ``weights_only=False``)."""
+    original = torch.load
+
+    def weights_only_load(*args, **kwargs):
+        kwargs["weights_only"] = True
+        return original(*args, **kwargs)
+
+    torch.load = weights_only_load
+    try:
+        yield
+    finally:
+        torch.load = original
+
+
 def _load_base(model, args, base_model_file: Optional[str], device: str) -> List[str]:
     from espnet2.torch_utils.load_pretrained_model import load_pretrained_model
 
@@ -71,14 +91,26 @@ def _load_base(model, args, base_model_file: Optional[str], device: str) -> List
                 f"base model {path} (from {'--base_model_file' if base_model_file else 'init_param'}) "
                 "not found; give the pretrained checkpoint with --base_model_file")
         logging.info("espnet_peft: loading base weights from %s", src)
-        load_pretrained_model(init_param=src, model=model,
-                              ignore_init_mismatch=bool(getattr(args, "ignore_init_mismatch", False)),
-                              map_location=device)
+        try:
+            with _weights_only_torch_load():
+                load_pretrained_model(init_param=src, model=model,
+                                      ignore_init_mismatch=bool(getattr(args, "ignore_init_mismatch", False)),
+                                      map_location=device)
+        except pickle.UnpicklingError:
+            raise AdapterFileError(
+                f"base model {path} is not a plain tensor checkpoint: it holds pickled Python "
+                "objects other than tensors (possibly code), which espnet_peft does not load; "
+                "re-save it as a state dict of tensors") from None
     return sources
 
 
 def _checkpoint(model_file: Path, device: str) -> Dict[str, torch.Tensor]:
-    state = torch.load(model_file, map_location=device, weights_only=True)
+    try:
+        state = torch.load(model_file, map_location=device, weights_only=True)
+    except pickle.UnpicklingError:
+        raise AdapterFileError(
+            f"{model_file} is not a plain tensor checkpoint: it holds pickled Python objects "
+            "other than tensors (possibly code), which espnet_peft does not load") from None
     if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
         state = state["model"]  # checkpoint.pth from the trainer
     return state

@@ -46,6 +46,16 @@ def base(tmp_path_factory):
     return exp
 
 
+class Payload:
+    """Unpickling this object would create a file: a stand-in for malicious code."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
 def adapt(exp, method, name=None):
     out = exp["root"] / f"adapt_{name or method}"
     proc = train(exp, out, "--init_param", exp["base_ckpt"], "--use_adapter", "true",
@@ -125,6 +135,15 @@ def test_adapter_refuses_a_different_base_and_a_missing_one(base, tmp_path):
     proc = decode(base, exp_dir / "config.yaml", ckpt, tmp_path / "d2",
                   "--base_model_file", tmp_path / "nowhere.pth", check=False)
     assert proc.returncode != 0 and "nowhere.pth" in proc.stderr and "not found" in proc.stderr
+
+    # A base checkpoint carrying pickled code is refused, and the code never runs.
+    marker = tmp_path / "pwned"
+    bomb = tmp_path / "bomb.pth"
+    torch.save({"x": Payload(str(marker))}, bomb)
+    proc = decode(base, exp_dir / "config.yaml", ckpt, tmp_path / "d5",
+                  "--base_model_file", bomb, check=False)
+    assert proc.returncode != 0 and "not a plain tensor checkpoint" in proc.stderr
+    assert not marker.exists()
 
     # An exported .safetensors adapter decodes like the checkpoint it came from.
     adapter = exp_dir / "adapter.safetensors"
