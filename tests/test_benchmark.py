@@ -1,0 +1,21 @@
+"""The benchmark script runs and reports what it measured (no timing assertions: speed
+is recorded by running the script, not asserted in tests)."""
+
+import json
+
+from espnet_peft.bin import benchmark
+
+
+def test_benchmark_smoke(tmp_path, capsys):
+    benchmark.main(["--rounds", "1", "--configs", "floor,lora,ssvd", "--seconds", "1",
+                    "--tokens", "5", "--batch", "2", "--out", str(tmp_path)])
+    result = json.loads((tmp_path / "benchmark.json").read_text())
+    configs = result["configs"]
+    assert list(configs) == ["floor", "lora", "ssvd"]
+    assert result["base_params"] == 102_071_972
+    assert configs["floor"]["trainable"] == 1
+    # r=32 on the 126 linear layers of the OWSM-base blocks (as count_params reports)
+    assert configs["lora"]["trainable"] == 4_792_320 and configs["ssvd"]["trainable"] == 1_484_406
+    assert all(c["step_s_median"] > 0 for c in configs.values())
+    assert configs["floor"]["vs_floor"] == 1.0
+    assert "| lora | 4,792,320 |" in (tmp_path / "benchmark.md").read_text()
