@@ -27,14 +27,20 @@ def test_config_layers_merge_and_drop_run_specific_keys(tmp_path):
         config.compose([str(tmp_path / "missing.yaml")])
 
 
-def test_plan_gives_each_run_its_own_directory(tmp_path):
+def plan_layers(tmp_path, lora_conf: str):
+    """A base config, a shared adaptation config and a conf/adapter dir with lora.yaml."""
     base = tmp_path / "base.yaml"
     base.write_text("optim_conf: {lr: 0.002}\n")
     adapt = tmp_path / "adapt.yaml"
     adapt.write_text("max_epoch: 3\n")
     conf_dir = tmp_path / "adapter"
     conf_dir.mkdir()
-    (conf_dir / "lora.yaml").write_text("adapter_conf: {r: 4}\n")
+    (conf_dir / "lora.yaml").write_text(f"adapter_conf: {lora_conf}\n")
+    return base, adapt, conf_dir
+
+
+def test_plan_gives_each_run_its_own_directory(tmp_path):
+    base, adapt, conf_dir = plan_layers(tmp_path, "{r: 4}")
     runs = plan.plan(tmp_path / "exp", base, adapt, conf_dir, ["child", "accented"], ["zero_shot", "full", "lora"])
     dirs = [str(r[2]) for r in runs]
     assert len(runs) == 4 and len(set(dirs)) == 4
@@ -114,13 +120,7 @@ def test_results_table(tmp_path):
 
 
 def test_sweep_expands_a_grid_into_distinct_runs(tmp_path):
-    base = tmp_path / "base.yaml"
-    base.write_text("optim_conf: {lr: 0.002}\n")
-    adapt = tmp_path / "adapt.yaml"
-    adapt.write_text("max_epoch: 3\n")
-    conf_dir = tmp_path / "adapter"
-    conf_dir.mkdir()
-    (conf_dir / "lora.yaml").write_text("adapter_conf: {r: 4, alpha: 8, dropout: 0.0}\n")
+    base, adapt, conf_dir = plan_layers(tmp_path, "{r: 4, alpha: 8, dropout: 0.0}")
     runs = plan.plan(tmp_path / "exp", base, adapt, conf_dir, ["child"], ["lora"],
                      sweep="lora:r=2,8:dropout=0.0,0.1:optim_conf.lr=0.001,0.01")
     dirs = {r[2].name for r in runs}
