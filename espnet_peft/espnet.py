@@ -189,16 +189,25 @@ def peft_task(task_cls):
     return PeftTask
 
 
-_TASK_MODULES = {"ASRTask": "espnet2.tasks.asr", "S2TTask": "espnet2.tasks.s2t"}
+# Short name -> (module, class) of the ESPnet tasks the entry points serve.
+TASKS = {"asr": ("espnet2.tasks.asr", "ASRTask"), "s2t": ("espnet2.tasks.s2t", "S2TTask")}
+
+
+def task_class(name: str):
+    """ESPnet task class by short name (``asr`` or ``s2t``)."""
+    import importlib
+
+    if name not in TASKS:
+        raise ValueError(f"unknown task {name!r}; expected one of {sorted(TASKS)}")
+    module, cls = TASKS[name]
+    return getattr(importlib.import_module(module), cls)
 
 
 def __getattr__(name: str):
     """Build ``Peft<Task>`` / ``Peft<Task>Trainer`` on first access (e.g. by unpickling
     in a process ESPnet spawned)."""
-    import importlib
-
-    for task, module in _TASK_MODULES.items():
-        if name in (f"Peft{task}", f"Peft{task}Trainer"):
-            peft_task(getattr(importlib.import_module(module), task))
+    for short, (_, cls) in TASKS.items():
+        if name in (f"Peft{cls}", f"Peft{cls}Trainer"):
+            peft_task(task_class(short))
             return globals()[name]
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -36,17 +36,6 @@ from espnet_peft.state import (
 ADAPTER_SUFFIX = ".safetensors"
 
 
-def task_class(name: str):
-    """ESPnet task class by short name (``asr`` or ``s2t``)."""
-    if name == "asr":
-        from espnet2.tasks.asr import ASRTask
-        return ASRTask
-    if name == "s2t":
-        from espnet2.tasks.s2t import S2TTask
-        return S2TTask
-    raise ValueError(f"unknown task {name!r}; expected 'asr' or 's2t'")
-
-
 def read_config(config_file) -> argparse.Namespace:
     path = Path(config_file)
     if not path.is_file():
@@ -59,21 +48,31 @@ def uses_peft_adapter(args: argparse.Namespace) -> bool:
     return bool(getattr(args, "use_adapter", False)) and getattr(args, "adapter", None) in METHODS
 
 
+def _load_tensors(f, *args, **kwargs):
+    """``torch.load`` that never runs pickled code: a file holding anything but tensors
+    and plain containers is refused with an error naming it."""
+    kwargs["weights_only"] = True
+    try:
+        return _torch_load(f, *args, **kwargs)
+    except pickle.UnpicklingError:
+        raise AdapterFileError(
+            f"{f} is not a plain tensor checkpoint: it holds pickled Python objects other than "
+            "tensors (possibly code), which espnet_peft does not load; re-save it as a state "
+            "dict of tensors") from None
+
+
+_torch_load = torch.load
+
+
 @contextlib.contextmanager
 def _weights_only_torch_load():
-    """Make ``torch.load`` refuse pickled code for the duration (ESPnet's
+    """Route ``torch.load`` through ``_load_tensors`` for the duration (ESPnet's
     ``load_pretrained_model`` asks for ``weights_only=False``)."""
-    original = torch.load
-
-    def weights_only_load(*args, **kwargs):
-        kwargs["weights_only"] = True
-        return original(*args, **kwargs)
-
-    torch.load = weights_only_load
+    torch.load = _load_tensors
     try:
         yield
     finally:
-        torch.load = original
+        torch.load = _torch_load
 
 
 def _load_base(model, args, base_model_file: Optional[str], device: str) -> List[str]:
@@ -91,26 +90,15 @@ def _load_base(model, args, base_model_file: Optional[str], device: str) -> List
                 f"base model {path} (from {'--base_model_file' if base_model_file else 'init_param'}) "
                 "not found; give the pretrained checkpoint with --base_model_file")
         logging.info("espnet_peft: loading base weights from %s", src)
-        try:
-            with _weights_only_torch_load():
-                load_pretrained_model(init_param=src, model=model,
-                                      ignore_init_mismatch=bool(getattr(args, "ignore_init_mismatch", False)),
-                                      map_location=device)
-        except pickle.UnpicklingError:
-            raise AdapterFileError(
-                f"base model {path} is not a plain tensor checkpoint: it holds pickled Python "
-                "objects other than tensors (possibly code), which espnet_peft does not load; "
-                "re-save it as a state dict of tensors") from None
+        with _weights_only_torch_load():
+            load_pretrained_model(init_param=src, model=model,
+                                  ignore_init_mismatch=bool(getattr(args, "ignore_init_mismatch", False)),
+                                  map_location=device)
     return sources
 
 
 def _checkpoint(model_file: Path, device: str) -> Dict[str, torch.Tensor]:
-    try:
-        state = torch.load(model_file, map_location=device, weights_only=True)
-    except pickle.UnpicklingError:
-        raise AdapterFileError(
-            f"{model_file} is not a plain tensor checkpoint: it holds pickled Python objects "
-            "other than tensors (possibly code), which espnet_peft does not load") from None
+    state = _load_tensors(model_file, map_location=device)
     if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
         state = state["model"]  # checkpoint.pth from the trainer
     return state

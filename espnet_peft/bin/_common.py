@@ -14,14 +14,15 @@ BASE_HELP = (f"espnet_peft option: {BASE_OPTION} PATH  base (pretrained) ESPnet 
 def run_train(task: str, cmd: Optional[Sequence[str]] = None) -> None:
     import espnet_peft  # noqa: F401  (registers the adapters in ESPnet)
     from espnet_peft.espnet import peft_task
-    from espnet_peft.loading import task_class
+    from espnet_peft.espnet import task_class
 
     peft_task(task_class(task)).main(cmd=cmd)
 
 
 def run_inference(task: str, espnet_module: str, cmd: Optional[Sequence[str]] = None) -> None:
     import espnet_peft  # noqa: F401
-    from espnet_peft.loading import patch_task, pop_option, task_class
+    from espnet_peft.espnet import task_class
+    from espnet_peft.loading import patch_task, pop_option
 
     argv = list(sys.argv[1:] if cmd is None else cmd)
     if "-h" in argv or "--help" in argv:
@@ -44,7 +45,8 @@ def model_arguments(parser):
 
 def load_adapted_model(args):
     import espnet_peft  # noqa: F401
-    from espnet_peft.loading import build_model, task_class, uses_peft_adapter
+    from espnet_peft.espnet import task_class
+    from espnet_peft.loading import build_model, uses_peft_adapter
 
     model, train_args = build_model(task_class(args.task), args.config, args.model_file,
                                     "cpu", args.base_model_file)

@@ -19,7 +19,7 @@ import yaml
 
 
 def build_base(task: str, config: str, vocab_size=None):
-    from espnet_peft.loading import task_class
+    from espnet_peft.espnet import task_class
 
     with open(config, encoding="utf-8") as f:
         conf = yaml.safe_load(f)

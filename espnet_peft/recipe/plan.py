@@ -68,12 +68,10 @@ def plan(expdir, base_conf, adapt_config, adapter_conf_dir, domains, methods, sw
             if method == "full":
                 conf["use_adapter"] = False
             tag = experiment_tag(conf)
-            for (key, _), value in zip(axes, values):  # swept keys the tag does not show
-                leaf = key.rsplit(".", 1)[-1]
-                shown = f"{leaf}{_fmt(conf_value(conf, key))}" in tag.split("_") or \
-                    (leaf == "lr" and f"lr{_fmt(conf_value(conf, key))}" in tag)
-                if not shown:
-                    tag += f"_{leaf}{_fmt(conf_value(conf, key))}"
+            for key, _ in axes:  # swept keys the tag does not show yet
+                part = f"{key.rsplit('.', 1)[-1]}{_fmt(conf_value(conf, key))}"
+                if part not in tag.split("_"):
+                    tag += f"_{part}"
             out = expdir / "configs" / f"{tag}.yaml"
             out.write_text(yaml.safe_dump(conf, sort_keys=False), encoding="utf-8")
             for domain in domains:

@@ -38,16 +38,12 @@ def _wer(exp: Path, test_set: Optional[str]) -> Optional[float]:
 def collect(exp_dir) -> List[Dict[str, object]]:
     exp_dir = Path(exp_dir)
     runs = [(p.parent, json.loads(p.read_text())) for p in sorted(exp_dir.glob("*/run.json"))]
-    base_params = None
-    for d, run in runs:
-        summary = _json(d / "peft_summary.json")
-        if summary:
-            base_params = summary["base_params"]
-            break
+    summaries = {d: _json(d / "peft_summary.json") for d, _ in runs}
+    base_params = next((s["base_params"] for s in summaries.values() if s), None)
     rows = []
     for d, run in runs:
         # The zero-shot row decodes the base model: nothing was trained for it.
-        summary = {} if run["role"] == "zero_shot" else (_json(d / "peft_summary.json") or {})
+        summary = {} if run["role"] == "zero_shot" else (summaries[d] or {})
         domains = run.get("domains") or [run.get("domain")]
         for domain in domains:
             tests = run["test_sets"]
