@@ -34,7 +34,7 @@ def read_jobs(path):
         fields = line.split("\t")
         if len(fields) not in (4, 5):
             raise SystemExit(f"{path}:{n}: expected 4 or 5 tab-separated fields "
-                             "(config, model, wav.scp, output_dir[, base_model_file]), got {len(fields)}")
+                             f"(config, model, wav.scp, output_dir[, base_model_file]), got {len(fields)}")
         jobs.append(fields + [""] * (5 - len(fields)))
     return jobs
 
