@@ -171,6 +171,15 @@ def peft_task(task_cls):
         trainer = make_peft_trainer(task_cls.trainer)
 
         @classmethod
+        def main_worker(cls, args: argparse.Namespace):
+            # Runs in every training process (also those spawned per GPU): ESPnet's
+            # torch.load/torch.save become weights-only loads and atomic saves.
+            from espnet_peft.safe_io import espnet_io_guards
+
+            with espnet_io_guards():
+                return super().main_worker(args)
+
+        @classmethod
         def get_parser(cls) -> argparse.ArgumentParser:
             parser = super().get_parser()
             from espnet2.layers.create_adapter import create_adapter_fn_table

@@ -17,9 +17,7 @@ loader instead decides what the checkpoint is and gets the base weights explicit
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
-import pickle
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -29,6 +27,7 @@ import yaml
 from espnet_peft.espnet import ESPNET_BUILTIN_LORA, read_fingerprint
 from espnet_peft.inject import inject_adapters
 from espnet_peft.registry import METHODS
+from espnet_peft.safe_io import load_tensors, weights_only_torch_load
 from espnet_peft.state import (
     AdapterFileError, adapter_state_dict, load_adapter, load_adapter_state_dict,
 )
@@ -48,33 +47,6 @@ def uses_peft_adapter(args: argparse.Namespace) -> bool:
     return bool(getattr(args, "use_adapter", False)) and getattr(args, "adapter", None) in METHODS
 
 
-def _load_tensors(f, *args, **kwargs):
-    """``torch.load`` that never runs pickled code: a file holding anything but tensors
-    and plain containers is refused with an error naming it."""
-    kwargs["weights_only"] = True
-    try:
-        return _torch_load(f, *args, **kwargs)
-    except pickle.UnpicklingError:
-        raise AdapterFileError(
-            f"{f} is not a plain tensor checkpoint: it holds pickled Python objects other than "
-            "tensors (possibly code), which espnet_peft does not load; re-save it as a state "
-            "dict of tensors") from None
-
-
-_torch_load = torch.load
-
-
-@contextlib.contextmanager
-def _weights_only_torch_load():
-    """Route ``torch.load`` through ``_load_tensors`` for the duration (ESPnet's
-    ``load_pretrained_model`` asks for ``weights_only=False``)."""
-    torch.load = _load_tensors
-    try:
-        yield
-    finally:
-        torch.load = _torch_load
-
-
 def _load_base(model, args, base_model_file: Optional[str], device: str) -> List[str]:
     from espnet2.torch_utils.load_pretrained_model import load_pretrained_model
 
@@ -90,7 +62,7 @@ def _load_base(model, args, base_model_file: Optional[str], device: str) -> List
                 f"base model {path} (from {'--base_model_file' if base_model_file else 'init_param'}) "
                 "not found; give the pretrained checkpoint with --base_model_file")
         logging.info("espnet_peft: loading base weights from %s", src)
-        with _weights_only_torch_load():
+        with weights_only_torch_load():
             load_pretrained_model(init_param=src, model=model,
                                   ignore_init_mismatch=bool(getattr(args, "ignore_init_mismatch", False)),
                                   map_location=device)
@@ -98,7 +70,7 @@ def _load_base(model, args, base_model_file: Optional[str], device: str) -> List
 
 
 def _checkpoint(model_file: Path, device: str) -> Dict[str, torch.Tensor]:
-    state = _load_tensors(model_file, map_location=device)
+    state = load_tensors(model_file, map_location=device)
     if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
         state = state["model"]  # checkpoint.pth from the trainer
     return state

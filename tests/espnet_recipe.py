@@ -80,8 +80,9 @@ def run(module: str, *args, check: bool = True) -> subprocess.CompletedProcess:
     return proc
 
 
-def train(exp: dict, output_dir: Path, *extra, module="espnet_peft.bin.asr_train"):
-    return run(module, "--config", exp["config"], "--output_dir", output_dir, *data_args(exp), *extra)
+def train(exp: dict, output_dir: Path, *extra, module="espnet_peft.bin.asr_train", check=True):
+    return run(module, "--config", exp["config"], "--output_dir", output_dir, *data_args(exp), *extra,
+               check=check)
 
 
 def decode(exp: dict, config: Path, model_file: Path, output_dir: Path, *extra,
