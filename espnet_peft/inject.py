@@ -10,7 +10,7 @@ import torch
 import torch.nn as nn
 
 from espnet_peft.config import AdapterConfig, AdapterConfigError, parse_config
-from espnet_peft.layer import AdapterLinear
+from espnet_peft.layer import AdapterLinear, AdapterModule
 from espnet_peft.registry import get_method
 
 SHARED_ATTR = "peft_shared"  # root-level container for tensors shared between layers
@@ -68,9 +68,10 @@ def _set_submodule(model: nn.Module, name: str, module: nn.Module) -> None:
     setattr(parent, child, module)
 
 
-def adapter_layers(model: nn.Module) -> Iterator[Tuple[str, AdapterLinear]]:
+def adapter_layers(model: nn.Module) -> Iterator[Tuple[str, AdapterModule]]:
+    """(name, layer) of every adapter layer: adapted Linears and output adapters."""
     for name, module in model.named_modules():
-        if isinstance(module, AdapterLinear):
+        if isinstance(module, AdapterModule):
             yield name, module
 
 
@@ -81,7 +82,10 @@ def _initialize_on_first_forward(module: nn.Module, args) -> None:
 
 def inject_adapters(model: nn.Module, method: str, target_modules: Optional[Sequence[str]] = None,
                     **method_conf) -> AdapterConfig:
-    """Replace the targeted Linear layers of ``model`` in place by ``method`` adapters.
+    """Put ``method`` adapters into ``model`` in place: the method's layer class finds
+    its targets (Linear layers by ``target_modules`` for most methods; sub-blocks of the
+    top layers for bottleneck) and attaches one adapter per target. Methods that train
+    base tensors directly (full, BitFit's norm biases) record them as adapter tensors.
 
     Values that depend on the pretrained weights (PiSSA/SSVD factors, DoRA magnitude)
     are filled in by ``initialize_adapters``, which runs automatically on the model's
@@ -94,30 +98,33 @@ def inject_adapters(model: nn.Module, method: str, target_modules: Optional[Sequ
         conf["target_modules"] = list(target_modules) if not isinstance(target_modules, str) \
             else [target_modules]
     config = parse_config(spec.config_cls, method, conf)
-    if any(True for _ in adapter_layers(model)):
+    if getattr(model, "_peft_method", None) is not None or any(True for _ in adapter_layers(model)):
         raise AdapterConfigError("the model already has adapters; merge_and_unload it first")
-    names = match_target_modules(model, config.target_modules)
+    names = spec.layer_cls.find_targets(model, config)
+    in_place = tuple(spec.layer_cls.trained_in_place(model, config))
     shared = getattr(model, SHARED_ATTR, None)
     if shared is None:
         shared = nn.ModuleDict()
     for name in names:
         base = model.get_submodule(name)
         try:
-            layer = spec.layer_cls.from_linear(base, config, shared, name)
+            layer = spec.layer_cls.from_module(base, config, shared, name)
         except AdapterConfigError as e:
             raise AdapterConfigError(f"{name}: {e}") from None
         layer.train(base.training)
-        _set_submodule(model, name, layer)
+        layer.attach(model, name)
     if len(shared) and not hasattr(model, SHARED_ATTR):
         setattr(model, SHARED_ATTR, shared)
     model._peft_method = method
     model._peft_config = config
     model._peft_targets = names
+    model._peft_in_place = in_place
     model._peft_pending_init = True
     if not getattr(model, "_peft_hook_registered", False):
         model.register_forward_pre_hook(_initialize_on_first_forward)
         model._peft_hook_registered = True
-    logging.info("espnet_peft: %s adapters on %d Linear layers", method, len(names))
+    logging.info("espnet_peft: %s adapters on %d modules, %d base tensor groups trained in place",
+                 method, len(names), len(in_place))
     return config
 
 
@@ -155,6 +162,7 @@ def _adapter_prefixes(model: nn.Module) -> Tuple[str, ...]:
         prefixes.extend(prefix + t for t in layer.adapter_tensor_names)
     if hasattr(model, SHARED_ATTR):
         prefixes.append(SHARED_ATTR)
+    prefixes.extend(getattr(model, "_peft_in_place", ()))
     return tuple(prefixes)
 
 
@@ -168,7 +176,16 @@ def mark_only_adapters_trainable(model: nn.Module) -> None:
         param.requires_grad = any(name == p or name.startswith(p + ".") for p in prefixes)
 
 
+def _check_mergeable(model: nn.Module) -> None:
+    for _, layer in adapter_layers(model):
+        if not layer.mergeable:
+            layer.merge()  # raises AdapterMergeError with the reason
+
+
 def merge_adapters(model: nn.Module) -> None:
+    """Fold every adapter into its weights (raises ``AdapterMergeError``, changing
+    nothing, for adapters that add layers: bottleneck)."""
+    _check_mergeable(model)
     for _, layer in adapter_layers(model):
         layer.merge()
 
@@ -179,12 +196,14 @@ def unmerge_adapters(model: nn.Module) -> None:
 
 
 def merge_and_unload(model: nn.Module) -> nn.Module:
-    """Fold every adapter into its weight and put plain ``nn.Linear`` layers back."""
+    """Fold every adapter into its weight and put plain ``nn.Linear`` layers back
+    (tensors trained in place are already part of the model)."""
+    _check_mergeable(model)
     for name, layer in list(adapter_layers(model)):
-        _set_submodule(model, name, layer.to_linear())
+        _set_submodule(model, name, layer.unloaded())
     if hasattr(model, SHARED_ATTR):
         delattr(model, SHARED_ATTR)
-    for attr in ("_peft_method", "_peft_config", "_peft_targets"):
+    for attr in ("_peft_method", "_peft_config", "_peft_targets", "_peft_in_place"):
         model.__dict__.pop(attr, None)
     model._peft_pending_init = False
     return model
@@ -194,6 +213,14 @@ def count_parameters(model: nn.Module) -> Tuple[int, int]:
     """(trainable, total) parameter counts, shared parameters counted once."""
     params = list(model.parameters())
     return sum(p.numel() for p in params if p.requires_grad), sum(p.numel() for p in params)
+
+
+def adapted_model_size(model: nn.Module) -> int:
+    """Parameters the adapted model computes with: all of them, less the frozen weights
+    that an adapter replaced (semiorth keeps W0 only for state-dict compatibility)."""
+    _, total = count_parameters(model)
+    return total - sum(layer.weight.numel() for _, layer in adapter_layers(model)
+                       if layer.replaces_weight and not layer.merged)
 
 
 def adapter_regularization(model: nn.Module) -> Optional[torch.Tensor]:

@@ -14,56 +14,74 @@ Life cycle of a layer:
    forward pass, i.e. after ESPnet has loaded ``--init_param``;
 3. ``prepare()``: non-persistent caches rebuilt from the weights (SSVD bases), lazily
    before the first forward and again after every ``load_state_dict``.
+
+``AdapterModule`` is the protocol every adapter follows, whatever it wraps: which
+tensors are the adapter (``adapter_tensor_names``), the initialised flag, merge /
+unmerge, and how its targets are found and built (``find_targets``, ``from_module``,
+``attach``). ``AdapterLinear`` replaces a Linear; ``OutputAdapter`` (bottleneck
+adapters) sits on a submodule and transforms its output.
 """
 
 from __future__ import annotations
 
 import math
-from typing import ClassVar, Optional, Tuple
+from typing import ClassVar, List, Optional, Tuple
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from espnet_peft.config import AdapterConfig
+from espnet_peft.config import AdapterConfig, AdapterConfigError
 
 
 class AdapterNotInitializedError(RuntimeError):
     pass
 
 
-class AdapterLinear(nn.Linear):
-    """Base class: ``y = base(x) + delta(x)``; subclasses define the delta."""
+class AdapterMergeError(RuntimeError):
+    """Raised when an adapter that adds computation (bottleneck) is asked to merge."""
+
+
+class AdapterModule(nn.Module):
+    """What every adapter layer shares, independent of the module it adapts."""
 
     method: ClassVar[str] = ""
     # Names (relative to the layer) of the tensors that make up the adapter; they are
     # what ``adapter_state_dict`` saves and what becomes trainable.
     adapter_tensor_names: ClassVar[Tuple[str, ...]] = ()
+    # False for adapters that add layers (bottleneck): merge raises AdapterMergeError.
+    mergeable: ClassVar[bool] = True
+    # True when the forward no longer uses the wrapped ``weight`` (semiorth's factors
+    # replace it); the frozen weight stays only so that state-dict keys do not change.
+    replaces_weight: ClassVar[bool] = False
 
-    def __init__(self, base: nn.Linear, config: AdapterConfig):
-        nn.Module.__init__(self)
-        self.in_features = base.in_features
-        self.out_features = base.out_features
-        self.weight = base.weight
-        self.bias = base.bias
-        self.config = config
+    def _init_adapter_state(self) -> None:
         self.merged = False
         self._prepared = False
         # Persisted "initialised" flag. An integer so that ESPnet's checkpoint averaging
         # (which sums integer tensors instead of averaging them) keeps it non-zero.
         self.register_buffer("adapter_initialized", torch.zeros((), dtype=torch.int64))
 
-    # ----- construction ---------------------------------------------------------
+    # ----- finding and building targets (one method's injection) ----------------
     @classmethod
-    def from_linear(cls, base: nn.Linear, config: AdapterConfig, shared: nn.ModuleDict,
-                    name: str) -> "AdapterLinear":
-        """Build the adapter around ``base``. ``shared`` holds tensors that several
-        layers share (S2-LoRA); most methods ignore it."""
-        return cls(base, config)
+    def find_targets(cls, model: nn.Module, config: AdapterConfig) -> List[str]:
+        """Names of the modules of ``model`` this method adapts under ``config``."""
+        raise NotImplementedError
 
-    @property
-    def max_rank(self) -> int:
-        return min(self.in_features, self.out_features)
+    @classmethod
+    def from_module(cls, module: nn.Module, config: AdapterConfig, shared: nn.ModuleDict,
+                    name: str) -> "AdapterModule":
+        raise NotImplementedError
+
+    def attach(self, model: nn.Module, name: str) -> None:
+        """Put this adapter into ``model`` for the target module ``name``."""
+        raise NotImplementedError
+
+    @classmethod
+    def trained_in_place(cls, model: nn.Module, config: AdapterConfig) -> List[str]:
+        """Names (prefixes) of *base* tensors this method trains directly instead of
+        through a delta (full fine-tuning, BitFit's norm biases). Default: none."""
+        return []
 
     # ----- initialisation -------------------------------------------------------
     @property
@@ -78,10 +96,13 @@ class AdapterLinear(nn.Linear):
     def prepare(self) -> None:
         """Rebuild non-persistent caches from the current weights. Default: nothing."""
 
+    def describe(self) -> str:
+        return type(self).__name__
+
     def _ensure_prepared(self) -> None:
         if not self.initialized:
             raise AdapterNotInitializedError(
-                f"{self.method} adapter on a {self.out_features}x{self.in_features} Linear "
+                f"{self.method} adapter on {self.describe()} "
                 "is used before initialisation: call espnet_peft.initialize_adapters(model) "
                 "after the pretrained weights are loaded (a forward pass of the root model "
                 "does it automatically)."
@@ -94,30 +115,19 @@ class AdapterLinear(nn.Linear):
         self._prepared = False
         super()._load_from_state_dict(*args, **kwargs)
 
-    # ----- the delta -----------------------------------------------------------
-    def delta_forward(self, x: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
-
-    def delta_weight(self) -> torch.Tensor:
-        """The dense ``out x in`` update this adapter adds to ``weight``."""
-        raise NotImplementedError
-
     def regularization_loss(self) -> Optional[torch.Tensor]:
         return None
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self._prepared:
-            self._ensure_prepared()
-        out = F.linear(x, self.weight, self.bias)
-        if self.merged:
-            return out
-        return out + self.delta_forward(x)
 
     # ----- merge / unmerge -------------------------------------------------------
     @torch.no_grad()
     def merge(self) -> None:
         if self.merged:
             return
+        if not self.mergeable:
+            raise AdapterMergeError(
+                f"{self.method} adapters add layers to the model ({self.describe()}) and cannot "
+                "be merged into the base weights; keep the adapted model (decode with "
+                "espnet_peft's *_inference entry points) instead of merging it")
         if not self._prepared:
             self._ensure_prepared()
         self._fold_into_weight()
@@ -129,6 +139,78 @@ class AdapterLinear(nn.Linear):
             return
         self._unfold_from_weight()
         self.merged = False
+
+    def _fold_into_weight(self) -> None:
+        raise NotImplementedError
+
+    def _unfold_from_weight(self) -> None:
+        raise NotImplementedError
+
+    def unloaded(self) -> nn.Module:
+        """The plain module that replaces this adapter in ``merge_and_unload``."""
+        raise NotImplementedError
+
+
+class AdapterLinear(nn.Linear, AdapterModule):
+    """Base class: ``y = base(x) + delta(x)``; subclasses define the delta."""
+
+    def __init__(self, base: nn.Linear, config: AdapterConfig):
+        nn.Module.__init__(self)
+        self.in_features = base.in_features
+        self.out_features = base.out_features
+        self.weight = base.weight
+        self.bias = base.bias
+        self.config = config
+        self._init_adapter_state()
+
+    # ----- construction ---------------------------------------------------------
+    @classmethod
+    def from_linear(cls, base: nn.Linear, config: AdapterConfig, shared: nn.ModuleDict,
+                    name: str) -> "AdapterLinear":
+        """Build the adapter around ``base``. ``shared`` holds tensors that several
+        layers share (S2-LoRA); most methods ignore it."""
+        return cls(base, config)
+
+    @classmethod
+    def find_targets(cls, model: nn.Module, config: AdapterConfig) -> List[str]:
+        from espnet_peft.inject import match_target_modules
+
+        return match_target_modules(model, config.target_modules)
+
+    @classmethod
+    def from_module(cls, module, config, shared, name):
+        return cls.from_linear(module, config, shared, name)
+
+    def attach(self, model: nn.Module, name: str) -> None:
+        from espnet_peft.inject import _set_submodule
+
+        _set_submodule(model, name, self)
+
+    def unloaded(self) -> nn.Module:
+        return self.to_linear()
+
+    @property
+    def max_rank(self) -> int:
+        return min(self.in_features, self.out_features)
+
+    def describe(self) -> str:
+        return f"a {self.out_features}x{self.in_features} Linear"
+
+    # ----- the delta -----------------------------------------------------------
+    def delta_forward(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def delta_weight(self) -> torch.Tensor:
+        """The dense ``out x in`` update this adapter adds to ``weight``."""
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self._prepared:
+            self._ensure_prepared()
+        out = F.linear(x, self.weight, self.bias)
+        if self.merged:
+            return out
+        return out + self.delta_forward(x)
 
     def _fold_into_weight(self) -> None:
         self.weight.data += self.delta_weight().to(self.weight.dtype)
@@ -156,6 +238,60 @@ class AdapterLinear(nn.Linear):
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
                 f"method={self.method}, merged={self.merged}")
+
+
+OUTPUT_ADAPTER_ATTR = "peft_output_adapter"
+
+
+def _apply_output_adapter(host: nn.Module, args, output):
+    # A module-level function (not a bound method), so that deepcopy and pickling of
+    # the host keep working; it finds the adapter by attribute name.
+    adapter = host._modules.get(OUTPUT_ADAPTER_ATTR)
+    if adapter is None:
+        return output
+    return adapter.adapt_output(output)
+
+
+class OutputAdapter(AdapterModule):
+    """An adapter on the *output* of a submodule (its host): ``y = adapter(host(x))``.
+
+    It is attached to the host as child ``peft_output_adapter`` and applied by a forward
+    hook, so the host and every base state-dict key stay unchanged (ESPnet's
+    ``--init_param`` loads after adapters are created) and the adapter's own tensors sit
+    under ``<host>.peft_output_adapter.``. Hosts that return a tuple (openai-whisper's
+    attention: ``(out, qk)``; HF attention: ``(out, weights, ...)``) get their first
+    element adapted, the rest passed through.
+    """
+
+    def __init__(self, config: AdapterConfig):
+        super().__init__()
+        self.config = config
+        self._init_adapter_state()
+
+    @classmethod
+    def from_module(cls, module, config, shared, name):
+        return cls(module, config)
+
+    def attach(self, model: nn.Module, name: str) -> None:
+        host = model.get_submodule(name)
+        if OUTPUT_ADAPTER_ATTR in host._modules:
+            raise AdapterConfigError(f"{name} already carries an output adapter")
+        host.add_module(OUTPUT_ADAPTER_ATTR, self)
+        host.register_forward_hook(_apply_output_adapter)
+
+    def adapt(self, h: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def adapt_output(self, output):
+        if not self._prepared:
+            self._ensure_prepared()
+        if torch.is_tensor(output):
+            return self.adapt(output)
+        if isinstance(output, tuple) and output and torch.is_tensor(output[0]):
+            return (self.adapt(output[0]),) + tuple(output[1:])
+        raise TypeError(
+            f"{self.method} adapter: its host returned {type(output).__name__}; expected a "
+            "tensor or a tuple whose first element is the hidden states")
 
 
 def kaiming_uniform_(tensor: torch.Tensor) -> torch.Tensor:

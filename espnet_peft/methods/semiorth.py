@@ -1,0 +1,125 @@
+"""Semi-orthogonal low-rank factorisation (seed 001; Povey et al., Interspeech 2018,
+the TDNN-F factorisation in Kaldi).
+
+A targeted Linear W0 (out x in) is replaced by ``W = U V`` with U (out x r) and V
+(r x in) semi-orthogonal (V Vᵀ = I), initialised from the truncated SVD of the
+pretrained weight: ``U = U_r S_r``, ``V = V_rᵀ``. That is a *truncation*: unlike the
+other methods the model changes at injection (exactly the best rank-r approximation of
+each W0), and it computes with r(in + out) instead of in·out weights. U and V are then
+fine-tuned; the bias stays frozen.
+
+The constraint is kept as in Kaldi: after every optimiser step (detected as a new
+version of V, checked at the next training-mode forward, so ESPnet's unmodified
+trainer needs no hook) V is pulled back towards V Vᵀ = I with
+``V <- V - 1/2 (V Vᵀ - I) V``, repeated until the deviation is below ``orth_tol``
+(a step or two when it starts close). This costs O(r² · in) per layer and step;
+``torch.nn.utils.parametrizations.orthogonal`` would recompute an orthogonal matrix in
+every forward and renames the tensor in the state dict (measured in README).
+
+The frozen W0 stays in the module only so that state-dict keys and ``--init_param``
+loading are unchanged; the adapted model does not use it (``replaces_weight``):
+``espnet_peft.inject.adapted_model_size`` counts the model without it. Merging writes
+U V into ``weight`` (a plain model of the base architecture, decodable without this
+package; unmerge restores W0). LoRA on top of the factorised model is not offered:
+one method per model (train semiorth, merge, then inject LoRA into the merged model
+through the Python API -- the merged model is dense again).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from espnet_peft.config import AdapterConfig, AdapterConfigError
+from espnet_peft.layer import AdapterLinear
+from espnet_peft.registry import register_method
+
+
+@dataclass
+class SemiOrthConfig(AdapterConfig):
+    """``rank`` (if > 0) or ``rank_fraction`` of min(in, out) per layer. The default
+    0.15 takes an OWSM-v3.1-base-shaped model from 102.07M to 77.6M parameters (-24 %,
+    the seed's figure) with the default targets."""
+
+    rank: int = 0
+    rank_fraction: float = 0.15
+    orth_tol: float = 1e-4
+
+    def validate(self) -> None:
+        super().validate()
+        if int(self.rank) != self.rank or self.rank < 0:
+            raise AdapterConfigError(f"rank must be a non-negative integer, got {self.rank!r}")
+        self.rank = int(self.rank)
+        if self.rank == 0 and not 0.0 < self.rank_fraction <= 1.0:
+            raise AdapterConfigError(f"rank_fraction must be in (0, 1], got {self.rank_fraction!r}")
+        if self.orth_tol <= 0:
+            raise AdapterConfigError(f"orth_tol must be > 0, got {self.orth_tol!r}")
+
+
+@torch.no_grad()
+def constrain_semi_orthogonal_(v: torch.Tensor, tol: float, max_iter: int = 8) -> int:
+    """Kaldi's update ``V <- V - 1/2 (V Vᵀ - I) V`` until ``‖V Vᵀ - I‖_F <= tol``
+    (rows of V orthonormal). Returns the number of updates made."""
+    eye = torch.eye(v.shape[0], device=v.device, dtype=torch.float32)
+    vf = v.float()
+    for i in range(max_iter):
+        q = vf @ vf.t() - eye
+        if torch.linalg.matrix_norm(q) <= tol:
+            break
+        vf = vf - 0.5 * (q @ vf)
+    else:
+        i = max_iter
+    if i:
+        v.copy_(vf.to(v.dtype))
+    return i
+
+
+@register_method("semiorth", SemiOrthConfig)
+class SemiOrthLinear(AdapterLinear):
+    method = "semiorth"
+    adapter_tensor_names = ("semiorth_U", "semiorth_V")
+    replaces_weight = True
+
+    def __init__(self, base: nn.Linear, config: SemiOrthConfig):
+        super().__init__(base, config)
+        r = config.rank or max(1, int(self.max_rank * config.rank_fraction))
+        if r > self.max_rank:
+            raise AdapterConfigError(
+                f"semiorth: rank {r} exceeds the rank of a {self.out_features}x{self.in_features} layer")
+        self.rank = r
+        self.orth_tol = config.orth_tol
+        dev, dt = base.weight.device, base.weight.dtype
+        self.semiorth_U = nn.Parameter(torch.zeros(self.out_features, r, device=dev, dtype=dt))
+        self.semiorth_V = nn.Parameter(torch.zeros(r, self.in_features, device=dev, dtype=dt))
+        self._v_version = -1
+
+    @torch.no_grad()
+    def init_from_base(self) -> None:
+        u, s, vh = torch.linalg.svd(self.weight.detach().double(), full_matrices=False)
+        r = self.rank
+        self.semiorth_U.copy_((u[:, :r] * s[:r]).to(self.semiorth_U.dtype))
+        self.semiorth_V.copy_(vh[:r].to(self.semiorth_V.dtype))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self._prepared:
+            self._ensure_prepared()
+        if self.merged:
+            return F.linear(x, self.weight, self.bias)
+        if self.training and self.semiorth_V._version != self._v_version:
+            constrain_semi_orthogonal_(self.semiorth_V, self.orth_tol)
+            self._v_version = self.semiorth_V._version
+        return F.linear(F.linear(x, self.semiorth_V), self.semiorth_U, self.bias)
+
+    def delta_weight(self) -> torch.Tensor:
+        return self.semiorth_U @ self.semiorth_V - self.weight
+
+    def _fold_into_weight(self) -> None:
+        self._w0 = self.weight.data.clone()
+        self.weight.data.copy_((self.semiorth_U @ self.semiorth_V).to(self.weight.dtype))
+
+    def _unfold_from_weight(self) -> None:
+        self.weight.data.copy_(self._w0)
+        del self._w0
