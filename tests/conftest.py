@@ -14,6 +14,8 @@ METHOD_CONFIGS = {
     "ssvd": dict(k_fraction=0.5, rotation="approx"),
     "ssvd_o": dict(k_fraction=0.5, rotation="approx", budget_ratio=0.5),
     "s2lora": dict(r=4, alpha=8.0, l1_weight=1e-3),
+    "vera": dict(r=16, d_initial=0.1, projection_seed=3),
+    "adalora": dict(init_r=4, target_r=2, alpha=8.0, total_step=10, tinit=2, tfinal=3),
 }
 METHOD_NAMES = list(METHOD_CONFIGS)
 TARGETS = ["linear_q", "linear_v", "w_1", "w_2"]

@@ -24,6 +24,10 @@ def closed_form_trainable(model, method, conf):
         elif method == "s2lora":
             total += conf["r"]
             shapes.add((i, o))
+        elif method == "vera":  # lambda_d (r) + lambda_b (out); A, B frozen and shared
+            total += conf["r"] + o
+        elif method == "adalora":  # P (out x r), Lambda (r), Q (r x in)
+            total += conf["init_r"] * (i + o + 1)
         else:
             k = int(m * conf["k_fraction"])
             if method == "ssvd":

@@ -1,0 +1,123 @@
+"""VeRA, vector-based random matrix adaptation (Kopiczko et al., ICLR 2024).
+
+One pair of *frozen random* matrices A (r x in_max) and B (out_max x r) is shared by
+every adapted layer of the model; a layer of shape out x in uses the slices
+A[:, :in] and B[:out, :]. Each layer trains only two scaling vectors:
+``delta W = diag(lambda_b) B diag(lambda_d) A`` with lambda_d (r, init ``d_initial``)
+and lambda_b (out, init 0, so the model is unchanged at start).
+
+A and B are never saved: they are regenerated from ``projection_seed`` (part of the
+saved config) whenever the adapter is built -- at injection, when ESPnet's
+``create_adapter`` runs at decoding time, and in ``load_adapter`` -- so an adapter file
+holds only the vectors (r + out numbers per layer). They are drawn exactly as HF peft
+0.21 draws them (``VeraModel._init_vera_A_vera_B`` with ``save_projection=False``):
+a CPU ``torch.Generator`` seeded with the seed, A then B, each Kaiming-uniform
+(gain sqrt(2), fan-in = its number of columns), sized to the largest in/out dimension
+among the targeted layers; ``tests/test_vera.py`` checks the two agree bit for bit.
+The shared pair lives once in the root model under ``peft_shared.vera`` as
+non-persistent buffers (they follow ``.to(device)`` but stay out of state dicts).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+
+from espnet_peft.config import AdapterConfig, AdapterConfigError
+from espnet_peft.layer import AdapterLinear, adapter_dropout
+from espnet_peft.registry import register_method
+
+SHARED_KEY = "vera"
+
+
+@dataclass
+class VeRAConfig(AdapterConfig):
+    r: int = 256
+    d_initial: float = 0.1
+    projection_seed: int = 0
+    dropout: float = 0.0
+
+    def validate(self) -> None:
+        super().validate()
+        if int(self.r) != self.r or self.r < 1:
+            raise AdapterConfigError(f"r must be a positive integer, got {self.r!r}")
+        self.r = int(self.r)
+        if int(self.projection_seed) != self.projection_seed or self.projection_seed < 0:
+            raise AdapterConfigError(
+                f"projection_seed must be a non-negative integer, got {self.projection_seed!r}")
+        self.projection_seed = int(self.projection_seed)
+        if not 0.0 <= self.dropout < 1.0:
+            raise AdapterConfigError(f"dropout must be in [0, 1), got {self.dropout!r}")
+
+
+def seeded_kaiming_uniform(shape, generator: torch.Generator) -> torch.Tensor:
+    """Kaiming-uniform (gain sqrt(2), fan-in = ``shape[1]``) drawn from ``generator``."""
+    std = math.sqrt(2.0) / math.sqrt(shape[1])
+    bound = math.sqrt(3.0) * std
+    return torch.empty(shape).uniform_(-bound, bound, generator=generator)
+
+
+class VeRAProjections(nn.Module):
+    """The shared frozen A (r x in_max) and B (out_max x r), regenerated from the seed
+    whenever a layer with a larger dimension joins (so the final sizes, and values, do
+    not depend on the order in which layers are wrapped)."""
+
+    def __init__(self, r: int, seed: int):
+        super().__init__()
+        self.r, self.seed = r, seed
+        self.max_in = self.max_out = 0
+        self.register_buffer("vera_A", torch.empty(r, 0), persistent=False)
+        self.register_buffer("vera_B", torch.empty(0, r), persistent=False)
+
+    def include(self, in_features: int, out_features: int, device, dtype) -> None:
+        if in_features <= self.max_in and out_features <= self.max_out:
+            return
+        self.max_in, self.max_out = max(self.max_in, in_features), max(self.max_out, out_features)
+        generator = torch.Generator(device="cpu").manual_seed(self.seed)
+        a = seeded_kaiming_uniform((self.r, self.max_in), generator)
+        b = seeded_kaiming_uniform((self.max_out, self.r), generator)
+        self.vera_A = a.to(device=device, dtype=dtype)
+        self.vera_B = b.to(device=device, dtype=dtype)
+
+    def extra_repr(self) -> str:
+        return f"r={self.r}, seed={self.seed}, A={self.max_in} wide, B={self.max_out} tall"
+
+
+@register_method("vera", VeRAConfig)
+class VeRALinear(AdapterLinear):
+    method = "vera"
+    adapter_tensor_names = ("vera_lambda_d", "vera_lambda_b")
+
+    def __init__(self, base: nn.Linear, config: VeRAConfig, shared: VeRAProjections):
+        super().__init__(base, config)
+        # A plain attribute, not a submodule: the projections are owned once, by the
+        # root model's ``peft_shared``.
+        object.__setattr__(self, "projections", shared)
+        dev, dt = base.weight.device, base.weight.dtype
+        self.vera_lambda_d = nn.Parameter(torch.full((config.r,), float(config.d_initial), device=dev, dtype=dt))
+        self.vera_lambda_b = nn.Parameter(torch.zeros(self.out_features, device=dev, dtype=dt))
+        self.vera_dropout = adapter_dropout(config.dropout)
+
+    @classmethod
+    def from_linear(cls, base, config: VeRAConfig, shared: nn.ModuleDict, name: str):
+        if SHARED_KEY not in shared:
+            shared[SHARED_KEY] = VeRAProjections(config.r, config.projection_seed)
+        projections = shared[SHARED_KEY]
+        projections.include(base.in_features, base.out_features, base.weight.device, base.weight.dtype)
+        return cls(base, config, projections)
+
+    def _factors(self):
+        p = self.projections
+        return p.vera_A[:, : self.in_features], p.vera_B[: self.out_features, :]
+
+    def delta_forward(self, x: torch.Tensor) -> torch.Tensor:
+        a, b = self._factors()
+        h = (self.vera_dropout(x) @ a.t()) * self.vera_lambda_d
+        return (h @ b.t()) * self.vera_lambda_b
+
+    def delta_weight(self) -> torch.Tensor:
+        a, b = self._factors()
+        return (self.vera_lambda_b[:, None] * b) @ (self.vera_lambda_d[:, None] * a)
