@@ -1,114 +1,250 @@
-"""Stage 9: collect every run of a recipe into ``RESULTS.md`` and ``results.csv``.
+"""Scan a recipe's experiment directory into result rows (stage 9's input).
 
 Each experiment directory that the stage script made holds ``run.json``
-({"role": "zero_shot"|"adapt", "domain", "method", "tag", "test_sets": {...}}),
-ESPnet's training output with our ``peft_summary.json``, and ``decode_<set>/score.json``
-from scoring. One row per (target domain, method): trainable parameters (count and %
-of the base model), target-domain WER (learning), source-domain WER (forgetting),
-training time and peak memory.
+({"role": "zero_shot"|"adapt", "domain" or "domains", "method", "tag", "test_sets":
+{<domain>: <set>, "source": <set>}}), the composed ``train.yaml`` (ESPnet's own
+``config.yaml`` once training started), ``train.log``, our ``peft_summary.json`` when
+training finished, and ``decode_<set>/score.json`` from scoring.
 
-    python -m espnet_peft.recipe.results --exp_dir exp
+``collect`` returns one row per (target domain, run): trainable parameters, target dev
+and test WER (learning), source-domain WER (forgetting), relative gap to full
+fine-tuning, training time and peak memory, and a status. Runs that failed, did not
+finish, were never decoded, or are missing altogether stay in the rows with that status;
+they are never dropped. A run counts as missing when ``<exp>/jobs/plan.txt`` (written
+by stage 9: ``domain method exp_dir config`` lines) lists it but its directory has no
+``run.json``, or when a configuration was run for one target domain but not another.
+
+Tables and plots: ``python -m espnet_peft.bin.collect_results``.
 """
 
 from __future__ import annotations
 
-import argparse
-import csv
 import json
-import logging
+import re
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
-COLUMNS = ["domain", "method", "tag", "trainable_params", "trainable_pct", "target_wer",
-           "source_wer", "train_time_s", "peak_mem_mb", "exp_dir"]
+import yaml
+
+from espnet_peft.recipe.config import TAG_KEYS
+
 METHOD_ORDER = ["zero_shot", "full", "lora", "dora", "pissa", "ssvd", "ssvd_o", "s2lora"]
+REFERENCE_METHODS = ("zero_shot", "full")
+OK = "ok"
+# Statuses, in the words the tables print.
+FAILED, UNFINISHED, NOT_TRAINED, MISSING = "failed", "unfinished", "not trained", "missing"
+NOT_DECODED, NOT_SCORED = "not decoded", "not scored"
+COLUMNS = ["model", "domain", "method", "tag", "hyperparameters", "status", "trainable_params",
+           "trainable_pct", "base_params", "dev_wer", "target_wer", "source_wer", "gap_to_full_pct",
+           "train_time_s", "peak_mem_mb", "exp_dir", "note"]
+_ERROR_LINE = re.compile(r"^\s*([A-Za-z_][\w.]*(Error|Exception|Interrupt)\b.*|.*\bERROR\b.*)$")
 
 
-def _json(path: Path) -> Optional[dict]:
-    return json.loads(path.read_text()) if path.is_file() else None
-
-
-def _wer(exp: Path, test_set: Optional[str]) -> Optional[float]:
-    if not test_set:
+def read_json(path: Path) -> Optional[dict]:
+    if not path.is_file():
         return None
-    score = _json(exp / f"decode_{test_set}" / "score.json")
-    return score["wer"] if score else None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: not valid JSON ({e})") from e
 
 
-def collect(exp_dir) -> List[Dict[str, object]]:
-    exp_dir = Path(exp_dir)
-    runs = [(p.parent, json.loads(p.read_text())) for p in sorted(exp_dir.glob("*/run.json"))]
-    summaries = {d: _json(d / "peft_summary.json") for d, _ in runs}
-    base_params = next((s["base_params"] for s in summaries.values() if s), None)
-    rows = []
-    for d, run in runs:
-        # The zero-shot row decodes the base model: nothing was trained for it.
-        summary = {} if run["role"] == "zero_shot" else (summaries[d] or {})
-        domains = run.get("domains") or [run.get("domain")]
-        for domain in domains:
-            tests = run["test_sets"]
-            trainable = summary.get("trainable_params", 0 if run["role"] == "zero_shot" else None)
-            rows.append({
-                "domain": domain,
-                "method": run["method"],
-                "tag": run.get("tag", ""),
-                "trainable_params": trainable,
-                "trainable_pct": (round(100 * trainable / base_params, 3)
-                                  if trainable is not None and base_params else None),
-                "target_wer": _wer(d, tests.get(domain)),
-                "source_wer": _wer(d, tests.get("source")),
-                "train_time_s": summary.get("train_wall_s"),
-                "peak_mem_mb": summary.get("peak_cuda_mb") or summary.get("peak_cpu_rss_mb"),
-                "exp_dir": d.name,
-            })
-
-    def order(row):
-        m = row["method"]
-        return (str(row["domain"]), METHOD_ORDER.index(m) if m in METHOD_ORDER else 99, row["tag"])
-    return sorted(rows, key=order)
-
-
-def _cell(value, fmt="{}"):
-    return "–" if value is None else fmt.format(value)
-
-
-def write_tables(rows: List[Dict[str, object]], exp_dir) -> Path:
-    exp_dir = Path(exp_dir)
-    with (exp_dir / "results.csv").open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
-    lines = ["# Results", "",
-             "WER (%) on the target domain's test set (learning) and on the source domain's",
-             "test set (forgetting). Trainable parameters as a count and as % of the base model;",
-             "time is the training wall-clock time, memory the peak (GPU if used, else CPU RSS).", ""]
-    for domain in dict.fromkeys(r["domain"] for r in rows):
-        lines += [f"## {domain}", "",
-                  "| method | config | trainable | % | target WER | source WER | train time (s) | peak mem (MB) |",
-                  "|---|---|---:|---:|---:|---:|---:|---:|"]
-        for r in (r for r in rows if r["domain"] == domain):
-            lines.append("| {} | {} | {} | {} | {} | {} | {} | {} |".format(
-                r["method"], r["tag"] or "–", _cell(r["trainable_params"], "{:,}"),
-                _cell(r["trainable_pct"], "{:.2f}"), _cell(r["target_wer"], "{:.1f}"),
-                _cell(r["source_wer"], "{:.1f}"), _cell(r["train_time_s"], "{:.0f}"),
-                _cell(r["peak_mem_mb"], "{:.0f}")))
-        lines.append("")
-    out = exp_dir / "RESULTS.md"
-    out.write_text("\n".join(lines))
+def hyperparameters(conf: Optional[dict]) -> Dict[str, object]:
+    """The key hyperparameters of a training config: the adapter_conf keys that name an
+    experiment (``TAG_KEYS``) and the learning rate, in that order."""
+    if not conf:
+        return {}
+    out: Dict[str, object] = {}
+    if conf.get("use_adapter"):
+        adapter_conf = conf.get("adapter_conf") or {}
+        out.update((k, adapter_conf[k]) for k in TAG_KEYS if k in adapter_conf)
+    lr = (conf.get("optim_conf") or {}).get("lr")
+    if lr is not None:
+        out["lr"] = lr
     return out
 
 
+def _train_config(exp: Path) -> Optional[dict]:
+    for name in ("config.yaml", "train.yaml"):  # ESPnet's full config once training started
+        if (exp / name).is_file():
+            with (exp / name).open(encoding="utf-8") as f:
+                return yaml.safe_load(f)
+    return None
+
+
+def failure_line(log: Path) -> Optional[str]:
+    """The last error line of a training log, or None when it shows no error."""
+    if not log.is_file():
+        return None
+    lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
+    if not any("Traceback (most recent call last)" in line or _ERROR_LINE.match(line) for line in lines):
+        return None
+    errors = [line.strip() for line in lines if _ERROR_LINE.match(line)]
+    last = errors[-1] if errors else "Traceback"
+    return last if len(last) <= 160 else last[:157] + "..."
+
+
+def run_status(exp: Path, role: str) -> Tuple[str, str]:
+    """(status, note) of one experiment directory's training."""
+    log = exp / "train.log"
+    if role == "adapt" and (exp / "peft_summary.json").is_file():
+        return OK, ""
+    if role == "zero_shot" and ((exp / "valid.acc.ave.pth").is_file() or list(exp.glob("decode_*/score.json"))):
+        return OK, ""
+    error = failure_line(log)
+    if error:
+        return FAILED, f"failed: see {log} ({error})"
+    if log.is_file():
+        return UNFINISHED, f"unfinished: {log} ends without an error (still running, or killed)"
+    return NOT_TRAINED, f"not trained: no {log}"
+
+
+def _wer(exp: Path, test_set: Optional[str], status: str):
+    """A WER (float) or the reason there is none (str)."""
+    if not test_set:
+        return None
+    score = read_json(exp / f"decode_{test_set}" / "score.json")
+    if score is not None:
+        if "wer" not in score:
+            raise ValueError(f"{exp / f'decode_{test_set}' / 'score.json'}: no 'wer' field")
+        return score["wer"]
+    if status != OK:
+        return status
+    return NOT_SCORED if (exp / f"decode_{test_set}").is_dir() else NOT_DECODED
+
+
+def _dev_set(test_set: Optional[str]) -> Optional[str]:
+    return test_set[: -len("_test")] + "_dev" if test_set and test_set.endswith("_test") else None
+
+
+def scan_run(exp: Path, run: dict, model: str) -> List[Dict[str, object]]:
+    role = run.get("role")
+    if role not in ("adapt", "zero_shot") or "method" not in run or "test_sets" not in run:
+        raise ValueError(f"{exp / 'run.json'}: expected role adapt|zero_shot, method and test_sets; got {run}")
+    status, note = run_status(exp, role)
+    summary = (read_json(exp / "peft_summary.json") or {}) if role == "adapt" else {}
+    hp = hyperparameters(_train_config(exp)) if role == "adapt" else {}
+    tests = run["test_sets"]
+    rows = []
+    for domain in run.get("domains") or [run.get("domain")]:
+        trainable = 0 if role == "zero_shot" else summary.get("trainable_params")
+        dev = _dev_set(tests.get(domain))  # dev sets are decoded only on request
+        rows.append({
+            "model": model, "domain": domain, "method": run["method"], "tag": run.get("tag", ""),
+            "hyperparameters": hp, "status": status, "note": note,
+            "trainable_params": trainable, "base_params": summary.get("base_params"),
+            "dev_wer": _wer(exp, dev, status) if dev and (exp / f"decode_{dev}").is_dir() else None,
+            "target_wer": _wer(exp, tests.get(domain), status),
+            "source_wer": _wer(exp, tests.get("source"), status),
+            "train_time_s": summary.get("train_wall_s"),
+            "peak_mem_mb": summary.get("peak_cuda_mb") or summary.get("peak_cpu_rss_mb"),
+            "exp_dir": str(exp),
+        })
+    return rows
+
+
+def _missing_row(model, domain, method, tag, exp_dir, hp, why) -> Dict[str, object]:
+    return {"model": model, "domain": domain, "method": method, "tag": tag, "hyperparameters": hp,
+            "status": MISSING, "note": f"missing: {why}", "trainable_params": None, "base_params": None,
+            "dev_wer": None, "target_wer": MISSING, "source_wer": MISSING, "train_time_s": None,
+            "peak_mem_mb": None, "exp_dir": str(exp_dir)}
+
+
+def _planned_missing(exp_dir: Path, model: str, present: set) -> List[Dict[str, object]]:
+    plan = exp_dir / "jobs" / "plan.txt"
+    rows = []
+    if not plan.is_file():
+        return rows
+    for n, line in enumerate(plan.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        fields = line.split()
+        if len(fields) != 4:
+            raise ValueError(f"{plan}:{n}: expected 'domain method exp_dir config', got {line!r}")
+        domain, method, run_dir, conf_path = fields
+        run_dir = Path(run_dir)
+        if run_dir.name in present:
+            continue
+        conf = None
+        if Path(conf_path).is_file():
+            with open(conf_path, encoding="utf-8") as f:
+                conf = yaml.safe_load(f)
+        tag = run_dir.name[len(f"adapt_{domain}_"):] if run_dir.name.startswith(f"adapt_{domain}_") else run_dir.name
+        rows.append(_missing_row(model, domain, method, tag, exp_dir / run_dir.name, hyperparameters(conf),
+                                 f"planned in {plan} but {exp_dir / run_dir.name} has no run.json"))
+    return rows
+
+
+def _grid_missing(rows: List[Dict[str, object]], exp_dir: Path, model: str) -> List[Dict[str, object]]:
+    """A configuration run on one target domain but not on another is missing there."""
+    domains = list(dict.fromkeys(r["domain"] for r in rows))
+    have = {(r["domain"], r["method"], r["tag"]) for r in rows}
+    configs = {(r["method"], r["tag"]): r for r in rows if r["method"] != "zero_shot"}
+    out = []
+    for (method, tag), example in configs.items():
+        for domain in domains:
+            if (domain, method, tag) not in have:
+                out.append(_missing_row(model, domain, method, tag, exp_dir / f"adapt_{domain}_{tag}",
+                                        example["hyperparameters"],
+                                        f"{method} {tag} was run on {example['domain']} but not on {domain}"))
+    return out
+
+
+def model_label(exp_dir: Path) -> str:
+    """The base model's directory name (``base_adult_bpe_unigram150``), else the exp dir's."""
+    bases = sorted(p.parent.name for p in exp_dir.glob("*/run.json")
+                   if (read_json(p) or {}).get("role") == "zero_shot")
+    return bases[0] if len(bases) == 1 else exp_dir.name
+
+
+def _sort_key(row, domains: List[str]):
+    method, domain = row["method"], str(row["domain"])
+    values = tuple((0, float(v), "") if isinstance(v, (int, float)) else (1, 0.0, str(v))
+                   for v in row["hyperparameters"].values())
+    return (domains.index(domain) if domain in domains else len(domains), domain,
+            METHOD_ORDER.index(method) if method in METHOD_ORDER else 99, method, values, row["tag"])
+
+
+def add_gap_to_full(rows: List[Dict[str, object]]) -> None:
+    """``gap_to_full_pct``: 100 (WER - WER_full) / WER_full on the target test set, against
+    the best full fine-tuning run of the same model and domain."""
+    for row in rows:
+        fulls = [r["target_wer"] for r in rows if r["method"] == "full" and r["model"] == row["model"]
+                 and r["domain"] == row["domain"] and isinstance(r["target_wer"], (int, float))]
+        wer = row["target_wer"]
+        row["gap_to_full_pct"] = (round(100 * (wer - min(fulls)) / min(fulls), 1)
+                                  if fulls and min(fulls) > 0 and isinstance(wer, (int, float)) else None)
+
+
+def collect(exp_dir, model: Optional[str] = None) -> List[Dict[str, object]]:
+    """Every row of one experiment directory (one base model), sorted by domain, method
+    and hyperparameters."""
+    exp_dir = Path(exp_dir)
+    if not exp_dir.is_dir():
+        raise FileNotFoundError(f"experiment directory {exp_dir} does not exist")
+    model = model or model_label(exp_dir)
+    rows = []
+    for path in sorted(exp_dir.glob("*/run.json")):
+        rows += scan_run(path.parent, read_json(path), model)
+    present = {Path(r["exp_dir"]).name for r in rows}
+    rows += _planned_missing(exp_dir, model, present)
+    rows += _grid_missing(rows, exp_dir, model)
+    base_params = next((r["base_params"] for r in rows if r["base_params"]), None)
+    for row in rows:
+        row["base_params"] = row["base_params"] or base_params
+        t = row["trainable_params"]
+        row["trainable_pct"] = round(100 * t / base_params, 3) if t is not None and base_params else None
+    add_gap_to_full(rows)
+    # Target domains in the recipe's order (the zero-shot run lists them), others after.
+    domains = [str(d) for r in rows if r["method"] == "zero_shot" for d in [r["domain"]]]
+    return sorted(rows, key=lambda r: _sort_key(r, domains))
+
+
 def main(cmd=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--exp_dir", required=True)
-    args = parser.parse_args(cmd)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s results: %(message)s")
-    rows = collect(args.exp_dir)
-    if not rows:
-        raise SystemExit(f"no runs (*/run.json) under {args.exp_dir}: run stages 5-8 first")
-    out = write_tables(rows, args.exp_dir)
-    print(out.read_text())
-    print(f"results table: {out.resolve()}")
+    """Kept for ``python -m espnet_peft.recipe.results``: the same as collect_results."""
+    from espnet_peft.bin.collect_results import main as collect_main
+
+    collect_main(cmd)
 
 
 if __name__ == "__main__":

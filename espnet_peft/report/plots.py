@@ -1,0 +1,277 @@
+"""Result plots, one function per plot; each writes ``<stem>.png`` and ``<stem>.pdf`` and
+returns their paths (None when there is nothing to draw). Input rows are those of
+``espnet_peft.recipe.results.collect`` for one base model. Runs without a number
+(failed, missing, not decoded) cannot be drawn; each panel says how many it left out.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+from matplotlib import colormaps
+
+from espnet_peft.recipe.results import METHOD_ORDER
+from espnet_peft.report import ranks as rank_files
+from espnet_peft.report.curves import Curves
+from espnet_peft.report.labels import hp_text, method_name
+from espnet_peft.report.style import color, figure, marker, save, styled
+
+Row = Dict[str, object]
+
+
+def _is_num(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _domains(rows: Sequence[Row]) -> List[str]:
+    return list(dict.fromkeys(str(r["domain"]) for r in rows))
+
+
+def _methods(rows: Sequence[Row]) -> List[str]:
+    present = list(dict.fromkeys(str(r["method"]) for r in rows))
+    return sorted(present, key=lambda m: (METHOD_ORDER.index(m) if m in METHOD_ORDER else 99, m))
+
+
+def _note_left_out(ax, rows: Sequence[Row], drawn: Sequence[Row]) -> None:
+    left = [r for r in rows if not any(r is d for d in drawn)]
+    if left:
+        reasons = sorted({str(r["status"]) if r["status"] != "ok" else "no WER" for r in left})
+        ax.text(0.99, 0.01, f"not shown: {len(left)} run(s) ({', '.join(reasons)})", transform=ax.transAxes,
+                ha="right", va="bottom", fontsize=7, color="#b22222")
+
+
+def _figure_legend(fig, axes) -> None:
+    handles: Dict[str, object] = {}
+    for ax in np.ravel(axes):
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(label, handle)
+    order = [method_name(m) for m in METHOD_ORDER]
+    labels = sorted(handles, key=lambda label: next((i for i, name in enumerate(order)
+                                                     if label == name or label.startswith(name + " (")),
+                                                    len(order)))
+    if labels:
+        fig.legend([handles[x] for x in labels], labels, loc="outside right upper", frameon=False)
+
+
+def pareto_front(points: Sequence[Tuple[float, float]]) -> List[Tuple[float, float]]:
+    """Points that no other point beats on both axes (fewer parameters and lower WER)."""
+    front: List[Tuple[float, float]] = []
+    for x, y in sorted(points, key=lambda p: (p[0], p[1])):
+        if not front or y < front[-1][1]:
+            front.append((x, y))
+    return front
+
+
+def _off_scale(value: float, ys: Sequence[float]) -> bool:
+    """True when value lies more than the data's own span (at least 1) above it."""
+    return bool(ys) and value > max(ys) + (max(ys) - min(ys) + 1.0)
+
+
+def _off_scale_note(ax, text: str) -> None:
+    ax.annotate(text, xy=(0.5, 1.0), xycoords="axes fraction", ha="center", va="bottom", fontsize=8,
+                color=color("zero_shot"))
+
+
+def _zero_shot_line(ax, rows: Sequence[Row], ys: Sequence[float]) -> List[Row]:
+    """The zero-shot target WER as a dotted line, or as a note when it lies far above the
+    adapted runs (a line there would squash them)."""
+    zs = [r for r in rows if r["method"] == "zero_shot" and _is_num(r["target_wer"])]
+    for r in zs:
+        wer = r["target_wer"]
+        if _off_scale(wer, ys):
+            _off_scale_note(ax, f"zero-shot {wer:.1f} % (off scale) ↑")
+        else:
+            ax.axhline(wer, ls=":", color=color("zero_shot"), label=method_name("zero_shot"))
+    return zs
+
+
+@styled
+def wer_vs_params(rows: Sequence[Row], stem: Path, title: str = "") -> Optional[List[Path]]:
+    """Target test WER against trainable parameters (log x), one panel per target domain:
+    one marker per run, runs of one method joined, the efficiency frontier dashed, the
+    zero-shot WER as a dotted line."""
+    domains = _domains(rows)
+    fig, axes = figure(len(domains))
+    drawn_any = False
+    for ax, domain in zip(axes[0], domains):
+        drs = [r for r in rows if r["domain"] == domain]
+        drawn, points = [], []
+        for method in _methods(drs):
+            pts = sorted((r for r in drs if r["method"] == method and _is_num(r["target_wer"])
+                          and _is_num(r["trainable_params"]) and r["trainable_params"] > 0),
+                         key=lambda r: r["trainable_params"])
+            if not pts:
+                continue
+            xs, ys = [r["trainable_params"] for r in pts], [r["target_wer"] for r in pts]
+            ax.plot(xs, ys, marker=marker(method), color=color(method), ls="-" if len(pts) > 1 else "none",
+                    ms=8 if method == "full" else 6, label=method_name(method))
+            drawn += pts
+            points += list(zip(xs, ys))
+        front = pareto_front(points)
+        if len(front) > 1:
+            fx, fy = zip(*front)
+            ax.plot(fx, fy, ls="--", color="#999999", lw=1, zorder=0, label="efficiency frontier")
+        drawn_any = drawn_any or bool(points)
+        drawn += _zero_shot_line(ax, drs, [y for _, y in points])
+        ax.set_xscale("log")
+        ax.set_xlabel("trainable parameters")
+        ax.set_ylabel("target test WER (%)")
+        ax.set_title(f"target: {domain}", pad=14)
+        _note_left_out(ax, drs, drawn)
+    if not drawn_any:
+        return None
+    _figure_legend(fig, axes)
+    if title:
+        fig.suptitle(title)
+    return save(fig, stem)
+
+
+@styled
+def learning_vs_forgetting(rows: Sequence[Row], stem: Path, title: str = "") -> Optional[List[Path]]:
+    """Target test WER (learning) against source test WER (forgetting), one panel per
+    target domain; the zero-shot source WER (no forgetting) as a dotted line."""
+    domains = _domains(rows)
+    fig, axes = figure(len(domains))
+    drawn_any = False
+    for ax, domain in zip(axes[0], domains):
+        drs = [r for r in rows if r["domain"] == domain]
+        drawn = [r for r in drs if _is_num(r["target_wer"]) and _is_num(r["source_wer"])]
+        adapted = [r["target_wer"] for r in drawn if r["method"] != "zero_shot"]
+        for method in _methods(drawn):
+            pts = [r for r in drawn if r["method"] == method]
+            if method == "zero_shot" and all(_off_scale(r["target_wer"], adapted) for r in pts):
+                for r in pts:  # far above the adapted runs: a note, and its source WER as the line below
+                    _off_scale_note(ax, f"zero-shot: target {r['target_wer']:.1f} % (off scale) ↑, "
+                                        f"source {r['source_wer']:.1f} %")
+                continue
+            ax.scatter([r["source_wer"] for r in pts], [r["target_wer"] for r in pts], marker=marker(method),
+                       color=color(method), s=60 if method == "full" else 36, label=method_name(method))
+        for r in drawn:
+            if r["method"] == "zero_shot":
+                ax.axvline(r["source_wer"], ls=":", color=color("zero_shot"), lw=1)
+        drawn_any = drawn_any or bool(drawn)
+        ax.set_xlabel("source test WER (%)  (forgetting →)")
+        ax.set_ylabel("target test WER (%)  (learning ↓)")
+        ax.set_title(f"target: {domain}", pad=14)
+        _note_left_out(ax, drs, drawn)
+    if not drawn_any:
+        return None
+    _figure_legend(fig, axes)
+    if title:
+        fig.suptitle(title)
+    return save(fig, stem)
+
+
+@styled
+def budget_sweep(rows: Sequence[Row], stem: Path, title: str = "") -> Optional[List[Path]]:
+    """SSVD-O: target and source test WER against the budget ratio (share of the
+    rotation parameters on the outer, output side); one line per setting of the other
+    hyperparameters. None unless SSVD-O ran with at least two budget ratios."""
+    sweep = [r for r in rows if r["method"] == "ssvd_o" and _is_num(r["hyperparameters"].get("budget_ratio"))]
+    if len({r["hyperparameters"]["budget_ratio"] for r in sweep}) < 2:
+        return None
+    domains = _domains(sweep)
+    fig, axes = figure(len(domains))
+    for ax, domain in zip(axes[0], domains):
+        drs = [r for r in sweep if r["domain"] == domain]
+        settings = list(dict.fromkeys(hp_text({k: v for k, v in r["hyperparameters"].items()
+                                               if k != "budget_ratio"}) for r in drs))
+        drawn = []
+        for i, setting in enumerate(settings):
+            pts = sorted((r for r in drs if hp_text({k: v for k, v in r["hyperparameters"].items()
+                                                     if k != "budget_ratio"}) == setting),
+                         key=lambda r: r["hyperparameters"]["budget_ratio"])
+            suffix = f" ({setting})" if len(settings) > 1 else ""
+            for key, ls, what in (("target_wer", "-", "target"), ("source_wer", "--", "source")):
+                good = [r for r in pts if _is_num(r[key])]
+                if good:
+                    ax.plot([r["hyperparameters"]["budget_ratio"] for r in good], [r[key] for r in good],
+                            ls=ls, marker="o" if what == "target" else "s", color=f"C{i}",
+                            label=f"{what} test{suffix}")
+            drawn += [r for r in pts if _is_num(r["target_wer"])]
+        ax.set_xlabel("budget ratio (outer share)")
+        ax.set_ylabel("test WER (%)")
+        ax.set_title(f"SSVD-O, target: {domain}")
+        _note_left_out(ax, drs, drawn)
+    _figure_legend(fig, axes)
+    if title:
+        fig.suptitle(title)
+    return save(fig, stem)
+
+
+@styled
+def training_curves(runs: Sequence[Tuple[Row, Curves]], stem: Path, title: str = "") -> Optional[List[Path]]:
+    """Training and validation loss per epoch (ESPnet's epoch summaries), one row of
+    panels per target domain, one line per run."""
+    runs = [(r, c) for r, c in runs if c]
+    if not runs:
+        return None
+    domains = _domains([r for r, _ in runs])
+    fig, axes = figure(2, len(domains), height=3.0)
+    for row_axes, domain in zip(axes, domains):
+        druns = [(r, c) for r, c in runs if r["domain"] == domain]
+        per_method: Dict[str, int] = {}
+        for r, _ in druns:
+            per_method[r["method"]] = per_method.get(r["method"], 0) + 1
+        seen: Dict[str, int] = {}
+        for r, c in sorted(druns, key=lambda rc: METHOD_ORDER.index(rc[0]["method"])
+                           if rc[0]["method"] in METHOD_ORDER else 99):
+            n = seen[r["method"]] = seen.get(r["method"], -1) + 1
+            label = method_name(r["method"])
+            if per_method[r["method"]] > 1:
+                label += f" ({hp_text(r['hyperparameters'])})"
+            epochs = sorted(c)
+            for ax, section in zip(row_axes, ("train", "valid")):
+                xs = [e for e in epochs if "loss" in c[e].get(section, {})]
+                ax.plot(xs, [c[e][section]["loss"] for e in xs], color=color(r["method"]),
+                        ls=["-", "--", ":", "-."][n % 4], marker=".", label=label)
+        for ax, section in zip(row_axes, ("train", "valid")):
+            ax.set_xlabel("epoch")
+            ax.set_ylabel(f"{section} loss")
+            ax.set_title(f"{section} loss, target: {domain}")
+            ax.xaxis.get_major_locator().set_params(integer=True)
+    _figure_legend(fig, axes)
+    if title:
+        fig.suptitle(title)
+    return save(fig, stem)
+
+
+def _short_layer(layer: str) -> str:
+    return layer.replace("encoder.encoders.", "enc ").replace("decoder.decoders.", "dec ")
+
+
+@styled
+def rank_heatmap(rank_data: Sequence[Tuple[str, dict]], stem: Path, title: str = "") -> Optional[List[Path]]:
+    """Learned rank per layer (rows) and matrix type (columns), one panel per
+    (name, rank file content) in the given order (S2-LoRA's next to AdaLoRA's), on one
+    colour scale; grey = not adapted."""
+    if not rank_data:
+        return None
+    grids = [(name, data, *rank_files.rank_grid(data)) for name, data in rank_data]
+    vmax = max(max(cells.values()) for *_, cells in grids) or 1
+    width = max(3.0, 0.42 * max(len(types) for _, _, _, types, _ in grids) + 2.2)
+    height = max(2.5, 0.32 * max(len(layers) for _, _, layers, _, _ in grids) + 1.6)
+    fig, axes = figure(len(grids), width=width, height=height)
+    image = None
+    for ax, (name, data, layers, types, cells) in zip(axes[0], grids):
+        grid = np.full((len(layers), len(types)), np.nan)
+        for (layer, kind), value in cells.items():
+            grid[layers.index(layer), types.index(kind)] = value
+        cmap = colormaps["viridis"].with_extremes(bad="#dddddd")
+        image = ax.imshow(grid, cmap=cmap, vmin=0, vmax=vmax, aspect="auto")
+        for (i, j), value in np.ndenumerate(grid):
+            if not np.isnan(value):
+                ax.text(j, i, f"{int(value)}", ha="center", va="center", fontsize=7,
+                        color="white" if value < 0.6 * vmax else "black")
+        ax.set_xticks(range(len(types)), [rank_files.short_type(t) for t in types], rotation=60, ha="right",
+                      rotation_mode="anchor")
+        ax.set_yticks(range(len(layers)), [_short_layer(x) for x in layers])
+        ax.grid(False)
+        ax.set_title(f"{method_name(data['method'])}: {name}" if name else method_name(data["method"]))
+    fig.colorbar(image, ax=list(axes[0]), label="rank", shrink=0.8)
+    if title:
+        fig.suptitle(title)
+    return save(fig, stem)

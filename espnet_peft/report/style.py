@@ -1,0 +1,69 @@
+"""Shared look of every result plot (one colour and marker per method) and the writer
+that saves a figure as PNG and PDF. Uses matplotlib's Agg backend (no display)."""
+
+from __future__ import annotations
+
+import functools
+import io
+from pathlib import Path
+from typing import List
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+# Tableau colours, one per method, stable across plots.
+METHOD_COLORS = {"zero_shot": "#7f7f7f", "full": "#000000", "lora": "#1f77b4", "dora": "#ff7f0e",
+                 "pissa": "#2ca02c", "ssvd": "#d62728", "ssvd_o": "#9467bd", "s2lora": "#8c564b",
+                 "adalora": "#e377c2"}
+METHOD_MARKERS = {"zero_shot": "x", "full": "*", "lora": "o", "dora": "s", "pissa": "^", "ssvd": "D",
+                  "ssvd_o": "v", "s2lora": "P", "adalora": "X"}
+_EXTRA_COLORS = ["#bcbd22", "#17becf", "#aec7e8", "#ffbb78"]
+RC = {"font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9, "legend.fontsize": 8,
+      "axes.grid": True, "grid.alpha": 0.3, "axes.spines.top": False, "axes.spines.right": False,
+      "savefig.dpi": 150, "figure.dpi": 100}
+# No timestamps or version strings in the files: the same results give the same bytes.
+_METADATA = {"png": {"Software": None}, "pdf": {"CreationDate": None, "Creator": None, "Producer": None}}
+
+
+def color(method: str) -> str:
+    if method in METHOD_COLORS:
+        return METHOD_COLORS[method]
+    return _EXTRA_COLORS[sum(map(ord, method)) % len(_EXTRA_COLORS)]
+
+
+def marker(method: str) -> str:
+    return METHOD_MARKERS.get(method, "o")
+
+
+def styled(plot_fn):
+    """Draw (and save) a plot function's figure under the shared style."""
+    @functools.wraps(plot_fn)
+    def wrapper(*args, **kwargs):
+        with plt.rc_context(RC):
+            return plot_fn(*args, **kwargs)
+    return wrapper
+
+
+def figure(ncols: int, nrows: int = 1, width: float = 4.2, height: float = 3.4):
+    """A figure of nrows x ncols panels of about width x height inches each."""
+    return plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False,
+                        layout="constrained")
+
+
+def save(fig, stem: Path) -> List[Path]:
+    """Write ``<stem>.png`` and ``<stem>.pdf``; an unchanged file is left untouched (so a
+    re-run of a finished recipe changes nothing). Closes the figure."""
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    written = []
+    for fmt in ("png", "pdf"):
+        buf = io.BytesIO()
+        fig.savefig(buf, format=fmt, metadata=_METADATA[fmt], dpi=RC["savefig.dpi"])
+        path = stem.with_suffix(f".{fmt}")
+        if not path.is_file() or path.read_bytes() != buf.getvalue():
+            path.write_bytes(buf.getvalue())
+        written.append(path)
+    plt.close(fig)
+    return written
