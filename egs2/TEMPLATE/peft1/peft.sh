@@ -13,7 +13,7 @@
 #   6 adaptation: every method in --methods on every target domain
 #   7 decoding: every model on its target test set and the source test set
 #   8 scoring: WER/CER per decoding directory
-#   9 results: exp/RESULTS.md and exp/results.csv
+#   9 results: exp/RESULTS.md, exp/results.{csv,tex} and exp/plots/ (espnet_peft.bin.collect_results)
 set -euo pipefail
 
 log() { echo "[peft.sh $(date '+%H:%M:%S')] $*"; }
@@ -302,7 +302,12 @@ fi
 
 # ---- 9. results --------------------------------------------------------------------
 if run_stage 9 && ! is_true "${skip_eval}"; then
-    log "stage 9: collecting results"
-    "${python}" -m espnet_peft.recipe.results --exp_dir "${expdir}"
+    log "stage 9: collecting results (tables and plots)"
+    # The planned runs, so that a run which never started shows up as missing.
+    mkdir -p "${expdir}/jobs"
+    printf '%s\n' "${adapt_runs[@]}" > "${expdir}/jobs/plan.txt.new"
+    cmp -s "${expdir}/jobs/plan.txt.new" "${expdir}/jobs/plan.txt" && rm "${expdir}/jobs/plan.txt.new" \
+        || mv "${expdir}/jobs/plan.txt.new" "${expdir}/jobs/plan.txt"
+    "${python}" -m espnet_peft.bin.collect_results --exp_dir "${expdir}"
 fi
 log "done (stages ${stage}-${stop_stage})"
