@@ -6,7 +6,7 @@ import json
 import pytest
 import yaml
 
-from espnet_peft.recipe import config, format_data, plan, results, score
+from espnet_peft.recipe import config, plan, results, score
 
 
 def test_config_layers_merge_and_drop_run_specific_keys(tmp_path):
@@ -67,29 +67,6 @@ def test_score_dir_counts_missing_hypotheses_as_deletions(tmp_path):
     assert res["wer"] == pytest.approx(100 * 4 / 5) and res["missing"] == 1
     assert json.loads((tmp_path / "dec/score.json").read_text())["del"] == 3
     assert "REF: a dog runs" in (tmp_path / "dec/result.txt").read_text()
-
-
-def test_format_data_names_the_bad_file(tmp_path):
-    import numpy as np
-    import soundfile as sf
-
-    d = tmp_path / "set"
-    d.mkdir()
-    sf.write(tmp_path / "ok.wav", np.zeros(1600), 16000)
-    sf.write(tmp_path / "hi.wav", np.zeros(800), 8000)
-    (d / "text").write_text("u1 hello\nu2 world\n")
-    (d / "wav.scp").write_text(f"u1 {tmp_path}/ok.wav\n")
-    assert format_data.format_dir(d) == 1
-    assert (d / "utt2num_samples").read_text() == "u1 1600\n"
-    (d / "wav.scp").write_text(f"u1 {tmp_path}/ok.wav\nu2 {tmp_path}/hi.wav\n")
-    with pytest.raises(format_data.DataError, match="u2.*8000 Hz, expected 16000"):
-        format_data.format_dir(d)
-    (d / "wav.scp").write_text(f"u1 {tmp_path}/ok.wav\nu2 {tmp_path}/gone.wav\n")
-    with pytest.raises(format_data.DataError, match="u2: cannot read"):
-        format_data.format_dir(d)
-    (d / "wav.scp").write_text(f"u1 {tmp_path}/ok.wav\nu3 {tmp_path}/ok.wav\n")
-    with pytest.raises(format_data.DataError, match="no transcript"):
-        format_data.format_dir(d)
 
 
 def test_results_table(tmp_path):

@@ -5,13 +5,22 @@
 
 Writes ``bpe.model`` and ``tokens.txt`` (``<blank>``, ``<unk>``, the pieces,
 ``<sos/eos>``: the layout ESPnet's asr.sh produces).
+
+    python -m espnet_peft.recipe.tokens --check --bpemodel bpe.model \
+        --data_dir dump/raw/child_train [--data_dir ...] [--on_error skip]
+
+checks that the tokenizer covers every character of the transcripts (ESPnet would
+silently turn the others into ``<unk>``): ``stop`` fails naming each utterance and
+character, ``skip`` drops those utterances (listed in ``<dir>/skipped``).
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 from pathlib import Path
+from typing import Dict, List
 
 
 def train_bpe(text_file, out_dir, vocab_size: int, model_type: str = "unigram") -> Path:
@@ -42,13 +51,73 @@ def train_bpe(text_file, out_dir, vocab_size: int, model_type: str = "unigram") 
     return out_dir / "tokens.txt"
 
 
+def check_coverage(text_file, bpemodel) -> Dict[str, List[str]]:
+    """{utterance id: [characters the SentencePiece model cannot represent]}."""
+    import sentencepiece as spm
+
+    proc = spm.SentencePieceProcessor(model_file=str(bpemodel))
+    unk, known = proc.unk_id(), {}
+    out = {}
+    for line in Path(text_file).read_text(encoding="utf-8").splitlines():
+        utt, _, text = line.partition(" ")
+        missing = []
+        for ch in dict.fromkeys(text.replace(" ", "")):
+            if ch not in known:
+                known[ch] = unk not in proc.encode(ch)
+            if not known[ch]:
+                missing.append(ch)
+        if missing:
+            out[utt] = missing
+    return out
+
+
+def check_dirs(data_dirs, bpemodel, on_error: str = "stop") -> int:
+    """Check every ``<dir>/text``; returns the number of utterances dropped."""
+    from espnet_peft.recipe.format_data import SKIPPED_FILE, DataError, keep_only
+
+    dropped = 0
+    for d in map(Path, data_dirs):
+        bad = check_coverage(d / "text", bpemodel)
+        if not bad:
+            continue
+        report = [f"{u}: {d}/text: characters {''.join(c)!r} are not in {bpemodel}" for u, c in bad.items()]
+        if on_error == "stop":
+            raise DataError(f"{d}: {len(bad)} transcript(s) use characters the tokenizer lacks:\n  "
+                            + "\n  ".join(report[:20]) + "\nnormalise the text (local/data.sh), or drop "
+                            "them with --on_error skip")
+        keep = [line.partition(" ")[0] for line in (d / "text").read_text(encoding="utf-8").splitlines()
+                if line.partition(" ")[0] not in bad]
+        keep_only(d, set(keep))
+        with (d / SKIPPED_FILE).open("a", encoding="utf-8") as f:
+            f.writelines(f"{u}\t{r.split(': ', 1)[1]}\n" for u, r in zip(bad, report))
+        print(f"tokens: {d}: skipped {len(bad)} utterance(s) with characters outside the tokenizer; "
+              f"list: {d / SKIPPED_FILE}", file=sys.stderr)
+        dropped += len(bad)
+    return dropped
+
+
 def main(cmd=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--text", required=True)
-    parser.add_argument("--out_dir", required=True)
+    parser.add_argument("--check", action="store_true", help="check coverage instead of training")
+    parser.add_argument("--bpemodel", help="--check: the SentencePiece model")
+    parser.add_argument("--data_dir", action="append", default=[], help="--check: repeat for several")
+    parser.add_argument("--on_error", choices=["stop", "skip"], default="stop")
+    parser.add_argument("--text")
+    parser.add_argument("--out_dir")
     parser.add_argument("--vocab_size", type=int, default=150)
     parser.add_argument("--model_type", default="unigram", choices=["unigram", "bpe", "char"])
     args = parser.parse_args(cmd)
+    if args.check:
+        if not args.bpemodel or not args.data_dir:
+            parser.error("--check needs --bpemodel and --data_dir")
+        from espnet_peft.recipe.format_data import DataError
+        try:
+            check_dirs(args.data_dir, args.bpemodel, args.on_error)
+        except DataError as e:
+            raise SystemExit(f"tokens: {e}") from None
+        return
+    if not args.text or not args.out_dir:
+        parser.error("--text and --out_dir are required")
     print(train_bpe(args.text, args.out_dir, args.vocab_size, args.model_type))
 
 

@@ -33,6 +33,8 @@ python=${PYTHON:-${project_root}/tools/venv/bin/python}
 skip_data_prep=false      # skip stages 1-4
 skip_train=false          # skip stages 5-6
 skip_eval=false           # skip stages 7-9
+on_data_error=stop        # bad utterances in stages 2-3: stop (list them) or skip (drop + log)
+max_clipped_fraction=0.05 # stage 2: share of full-scale samples that marks an utterance clipped
 datadir=data
 dumpdir=dump
 expdir=exp
@@ -109,7 +111,8 @@ if run_stage 2; then
         done
     done
     if [ ${#todo[@]} -gt 0 ]; then
-        "${python}" -m espnet_peft.recipe.format_data "${todo[@]}"
+        "${python}" -m espnet_peft.recipe.format_data "${todo[@]}" \
+            --on_error "${on_data_error}" --max_clipped_fraction "${max_clipped_fraction}"
         for ((i = 1; i < ${#todo[@]}; i += 2)); do touch "${todo[$i]}/.done"; done
     fi
 fi
@@ -131,6 +134,20 @@ if run_stage 3; then
         log "stage 3: BPE (${bpemode}, ${nbpe}) on ${source_domain}_train"
         "${python}" -m espnet_peft.recipe.tokens --text "${dumpdir}/raw/${source_domain}_train/text" \
             --out_dir "${token_dir}" --vocab_size "${nbpe}" --model_type "${bpemode}"
+    fi
+fi
+if run_stage 3 && [ -n "${bpemodel}" ]; then
+    todo=()
+    for d in ${all_domains}; do
+        for s in $(sets_of "${d}"); do
+            [ -f "${dumpdir}/raw/${s}/.tokens_checked" ] || todo+=(--data_dir "${dumpdir}/raw/${s}")
+        done
+    done
+    if [ ${#todo[@]} -gt 0 ]; then
+        log "stage 3: checking that ${bpemodel} covers every transcript character"
+        "${python}" -m espnet_peft.recipe.tokens --check --bpemodel "${bpemodel}" "${todo[@]}" \
+            --on_error "${on_data_error}"
+        for ((i = 1; i < ${#todo[@]}; i += 2)); do touch "${todo[$i]}/.tokens_checked"; done
     fi
 fi
 token_args=(--token_type bpe --bpemodel "${bpemodel}")
