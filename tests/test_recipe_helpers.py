@@ -6,6 +6,7 @@ import json
 import pytest
 import yaml
 
+from espnet_peft.bin import collect_results
 from espnet_peft.recipe import config, plan, results, score
 
 
@@ -91,8 +92,9 @@ def test_results_table(tmp_path):
     assert [r["method"] for r in rows] == ["zero_shot", "lora"]
     assert rows[0]["trainable_params"] == 0 and rows[0]["train_time_s"] is None
     assert rows[1]["trainable_pct"] == 2.0 and rows[1]["target_wer"] == 10.0 and rows[1]["source_wer"] == 4.5
-    md = results.write_tables(rows, tmp_path).read_text()
-    assert "| lora | lora_r8 | 20 | 2.00 | 10.0 | 4.5 | 12 | 900 |" in md
+    md = collect_results.write_tables(rows, tmp_path).read_text()
+    # method | hyperparameters | M | % | test | source | gap to full FT (none ran) | time | memory
+    assert "| lora | – | 0.000 | 2.00 | 10.0 | 4.5 | – | 12 | 900 |" in md
     assert (tmp_path / "results.csv").read_text().count("\n") == 3
 
 
