@@ -14,10 +14,34 @@ METHOD_CONFIGS = {
     "ssvd": dict(k_fraction=0.5, rotation="approx"),
     "ssvd_o": dict(k_fraction=0.5, rotation="approx", budget_ratio=0.5),
     "s2lora": dict(r=4, alpha=8.0, l1_weight=1e-3),
+    "full": dict(),
+    "bitfit": dict(),
+    "bottleneck": dict(bottleneck_dim=4),
+    "semiorth": dict(rank_fraction=0.5),
     "vera": dict(r=16, d_initial=0.1, projection_seed=3),
     "adalora": dict(init_r=4, target_r=2, alpha=8.0, total_step=10, tinit=2, tfinal=3),
 }
 METHOD_NAMES = list(METHOD_CONFIGS)
+# Properties the matrix invariants depend on, where a method differs from the default
+# (documented in README "Methods"): ``adapted``: adapter layers on TinyModel with
+# TARGETS (bitfit skips linear_v, which has no bias; full adds no layer);
+# ``exact_at_injection``: the output is unchanged right after injection (semiorth
+# truncates each W0 to rank r); ``mergeable``: merge folds the adapter into the base
+# weights (bottleneck adds layers); ``trains_base``: the adapter's tensors are base
+# tensors trained in place (full).
+DEFAULT_METHOD_PROPERTIES = dict(adapted=8, exact_at_injection=True, mergeable=True, trains_base=False)
+METHOD_PROPERTIES = {
+    "full": dict(adapted=0, trains_base=True),
+    "bitfit": dict(adapted=6),
+    "bottleneck": dict(mergeable=False),
+    "semiorth": dict(exact_at_injection=False),
+}
+
+
+def method_property(method: str, key: str):
+    return METHOD_PROPERTIES.get(method, {}).get(key, DEFAULT_METHOD_PROPERTIES[key])
+
+
 TARGETS = ["linear_q", "linear_v", "w_1", "w_2"]
 
 

@@ -9,7 +9,7 @@ import espnet_peft
 from conftest import METHOD_CONFIGS, TARGETS, adapted_copy, perturb_adapters
 
 
-@pytest.mark.parametrize("method", ["lora", "pissa", "ssvd"])
+@pytest.mark.parametrize("method", ["lora", "pissa", "ssvd", "bitfit", "bottleneck", "semiorth"])
 def test_adapter_refuses_a_different_base(method, base_model, tmp_path):
     model = adapted_copy(base_model, method)
     perturb_adapters(model)
