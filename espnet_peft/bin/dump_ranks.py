@@ -13,8 +13,8 @@ an adapter file alone, in natural name order):
 - S2-LoRA: ``values`` = |lambda_l,i|, ``rank`` = how many exceed ``--threshold`` times the
   largest |lambda| of the whole model (default 1e-2; ``--absolute`` makes it a plain
   value). Model-wide, so a layer whose coefficients all shrink counts as low-rank;
-  1e-2 rather than smaller because Adam keeps an L1-pruned coefficient oscillating
-  around 0 with steps of about the learning rate instead of settling at 0.
+  1e-2 rather than smaller because Adam moves a coefficient that the L1 term pushes
+  to 0 by up to about the learning rate per step instead of letting it settle at 0.
 
 A checkpoint (``.pth``, full or adapter-only, or an exported ``.safetensors``) is loaded
 with its training config through the same safe loader as decoding (``--config``; the base
