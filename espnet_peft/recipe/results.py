@@ -89,7 +89,9 @@ def run_status(exp: Path, role: str) -> Tuple[str, str]:
     log = exp / "train.log"
     if role == "adapt" and (exp / "peft_summary.json").is_file():
         return OK, ""
-    if role == "zero_shot" and ((exp / "valid.acc.ave.pth").is_file() or list(exp.glob("decode_*/score.json"))):
+    # A zero-shot run decodes the base: trained here (its train.log) or given (no log).
+    if role == "zero_shot" and ((exp / "valid.acc.ave.pth").is_file() or not log.is_file()
+                                or list(exp.glob("decode_*/score.json"))):
         return OK, ""
     error = failure_line(log)
     if error:
@@ -212,7 +214,7 @@ def add_gap_to_full(rows: List[Dict[str, object]]) -> None:
         fulls = [r["target_wer"] for r in rows if r["method"] == "full" and r["model"] == row["model"]
                  and r["domain"] == row["domain"] and isinstance(r["target_wer"], (int, float))]
         wer = row["target_wer"]
-        row["gap_to_full_pct"] = (round(100 * (wer - min(fulls)) / min(fulls), 1)
+        row["gap_to_full_pct"] = (round(100 * (wer - min(fulls)) / min(fulls), 3)
                                   if fulls and min(fulls) > 0 and isinstance(wer, (int, float)) else None)
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+from pathlib import Path
 from typing import Dict, List, Sequence, Tuple
 
 from espnet_peft.recipe.results import COLUMNS, REFERENCE_METHODS
@@ -70,7 +71,7 @@ def markdown(rows: Sequence[Row]) -> str:
             cells += [wer_cell(r["target_wer"]), wer_cell(r["source_wer"]), _gap(r["gap_to_full_pct"]),
                       _num(r["train_time_s"], "{:.0f}"), _num(r["peak_mem_mb"], "{:.0f}")]
             lines.append("| " + " | ".join(cells) + " |")
-        notes = [f"- `{r['exp_dir']}`: {r['note']}" for r in group if r["note"]]
+        notes = [f"- `{Path(r['exp_dir']).name}`: {r['note']}" for r in group if r["note"]]
         lines += [""] + (notes + [""] if notes else [])
     return "\n".join(lines)
 
@@ -123,7 +124,7 @@ def latex_table(model: str, domain: str, rows: Sequence[Row]) -> str:
                   "--" if r["gap_to_full_pct"] is None else f"{r['gap_to_full_pct']:+.1f}"]
         lines.append(" & ".join(cells) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
-    notes = [latex_escape(f"{r['exp_dir']}: {r['note']}") for r in rows if r["note"]]
+    notes = [latex_escape(f"{Path(r['exp_dir']).name}: {r['note']}") for r in rows if r["note"]]
     if notes:
         lines += [r"\par\smallskip{\footnotesize", r"\\".join(notes) + "}"]
     lines.append(r"\end{table}")

@@ -1,0 +1,270 @@
+"""collect_results on experiment directories built here: tables in the papers' layout
+(markdown, CSV, LaTeX) that keep failed, unfinished, undecoded and missing runs, and
+plots written as non-empty PNG/PDF files. No ESPnet process runs (a few seconds)."""
+
+import csv
+import io
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from espnet_peft.bin import collect_results
+from espnet_peft.recipe import results
+from espnet_peft.report import curves, ranks
+
+BASE_PARAMS = 3_000_000
+ESPNET_EPOCH = ("[vm] 2026-11-25 16:13:20,267 (trainer:394) INFO: {e}epoch results: [train] iter_time=0.009, "
+                "loss_ctc={tl:.3f}, acc=0.682, loss={tl:.3f}, time=2.88 seconds, total_count=13, [valid] "
+                "loss_ctc={vl:.3f}, cer=0.395, wer=0.983, loss={vl:.3f}, time=0.22 seconds, total_count=2")
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def make_run(exp: Path, domain, method, adapter_conf=None, lr=0.003, trainable=None, wers=None,
+             epochs=3, log_tail=""):
+    """One adaptation run as peft.sh and ESPnet leave it; ``trainable=None`` = no summary."""
+    conf = {"use_adapter": method != "full", "adapter": method, "adapter_conf": adapter_conf or {},
+            "optim_conf": {"lr": lr}}
+    tag = "_".join([method] + [f"{k}{v}".replace(".", "p") for k, v in (adapter_conf or {}).items()])
+    d = exp / f"adapt_{domain}_{tag}"
+    write(d / "run.json", json.dumps({"role": "adapt", "domain": domain, "method": method, "tag": tag,
+                                      "test_sets": {domain: f"{domain}_test", "source": "adult_test"}}))
+    write(d / "train.yaml", yaml.safe_dump(conf))
+    log = [ESPNET_EPOCH.format(e=e, tl=20 / e, vl=25 / e) for e in range(1, epochs + 1)]
+    write(d / "train.log", "\n".join(log + [log_tail]) + "\n")
+    if trainable is not None:
+        write(d / "peft_summary.json", json.dumps({"method": method, "trainable_params": trainable,
+                                                   "base_params": BASE_PARAMS, "train_wall_s": 30.0,
+                                                   "peak_cpu_rss_mb": 1200.0}))
+    for test, wer in (wers or {}).items():
+        write(d / f"decode_{test}" / "score.json", json.dumps({"wer": wer, "cer": wer / 2}))
+    return d
+
+
+@pytest.fixture
+def exp(tmp_path):
+    """Two target domains; a LoRA rank sweep, SSVD-O budget ratios, full fine-tuning, and
+    one run of each kind that has no numbers."""
+    exp = tmp_path / "exp"
+    base = exp / "base_adult"
+    write(base / "run.json", json.dumps({"role": "zero_shot", "method": "zero_shot", "domains": ["child", "accented"],
+                                         "test_sets": {"child": "child_test", "accented": "accented_test",
+                                                       "source": "adult_test"}}))
+    write(base / "valid.acc.ave.pth", "")
+    for test, wer in (("child_test", 60.0), ("accented_test", 16.0), ("adult_test", 8.0)):
+        write(base / f"decode_{test}" / "score.json", json.dumps({"wer": wer}))
+    for domain, full_wer in (("child", 20.0), ("accented", 12.0)):
+        make_run(exp, domain, "full", lr=0.0005, trainable=BASE_PARAMS,
+                 wers={f"{domain}_test": full_wer, "adult_test": 12.0})
+        for r, wer in ((4, 24.0), (16, 22.0)):
+            make_run(exp, domain, "lora", {"r": r, "alpha": 2 * r}, trainable=r * 25_000,
+                     wers={f"{domain}_test": wer + (domain == "accented") * -8, "adult_test": 10.0 + r / 4})
+    for ratio, wer in ((0.25, 23.0), (0.5, 22.5), (0.75, 23.5)):  # child only: missing on accented
+        make_run(exp, "child", "ssvd_o", {"k_fraction": 0.4, "budget_ratio": ratio}, trainable=80_000,
+                 wers={"child_test": wer, "adult_test": 11.0})
+    dev_run = exp / "adapt_child_lora_r16_alpha32"
+    write(dev_run / "decode_child_dev" / "score.json", json.dumps({"wer": 21.0}))
+    make_run(exp, "child", "dora", {"r": 8, "alpha": 16}, epochs=1,
+             log_tail="Traceback (most recent call last):\n  File \"x.py\", line 1\n"
+                      "RuntimeError: CUDA out of memory while training")
+    make_run(exp, "child", "pissa", {"r": 8, "alpha": 8}, epochs=2)  # still running / killed
+    make_run(exp, "child", "ssvd", {"k_fraction": 0.4}, trainable=90_000)  # trained, never decoded
+    # Stage 9's plan names an S2-LoRA run that never started (no directory at all).
+    write(exp / "configs/s2lora_r8.yaml", yaml.safe_dump({"use_adapter": True, "adapter": "s2lora",
+                                                          "adapter_conf": {"r": 8}, "optim_conf": {"lr": 0.003}}))
+    write(exp / "jobs/plan.txt", f"child s2lora {exp}/adapt_child_s2lora_r8 {exp}/configs/s2lora_r8.yaml\n")
+    return exp
+
+
+def by(rows, domain, tag):
+    [row] = [r for r in rows if r["domain"] == domain and r["tag"] == tag]
+    return row
+
+
+def test_rows_keep_every_run_with_its_status(exp):
+    rows = results.collect(exp)
+    assert {r["model"] for r in rows} == {"base_adult"}
+    assert [r["domain"] for r in rows][:1] == ["child"]  # the recipe's domain order, not alphabetical
+    assert by(rows, "child", "dora_r8_alpha16")["status"] == results.FAILED
+    assert "RuntimeError: CUDA out of memory" in by(rows, "child", "dora_r8_alpha16")["note"]
+    assert by(rows, "child", "pissa_r8_alpha8")["status"] == results.UNFINISHED
+    ssvd = by(rows, "child", "ssvd_k_fraction0p4")
+    assert ssvd["status"] == results.OK and ssvd["target_wer"] == results.NOT_DECODED
+    planned = by(rows, "child", "s2lora_r8")
+    assert planned["status"] == results.MISSING and planned["hyperparameters"] == {"r": 8, "lr": 0.003}
+    for ratio in ("0p25", "0p5", "0p75"):  # run on child only
+        assert by(rows, "accented", f"ssvd_o_k_fraction0p4_budget_ratio{ratio}")["status"] == results.MISSING
+    lora = by(rows, "child", "lora_r16_alpha32")
+    assert lora["trainable_pct"] == pytest.approx(100 * 16 * 25_000 / BASE_PARAMS, abs=1e-3)
+    assert lora["gap_to_full_pct"] == pytest.approx(100 * (22.0 - 20.0) / 20.0)
+    assert lora["dev_wer"] == 21.0 and lora["hyperparameters"] == {"r": 16, "alpha": 32, "lr": 0.003}
+    assert by(rows, "accented", "lora_r4_alpha8")["gap_to_full_pct"] == pytest.approx(100 * (16.0 - 12.0) / 12.0, abs=1e-3)
+    zero = [r for r in rows if r["method"] == "zero_shot"]
+    assert [(r["domain"], r["target_wer"], r["trainable_params"]) for r in zero] == [("child", 60.0, 0),
+                                                                                   ("accented", 16.0, 0)]
+    # within a method, hyperparameters sort numerically (r4 before r16)
+    child_lora = [r["tag"] for r in rows if r["domain"] == "child" and r["method"] == "lora"]
+    assert child_lora == ["lora_r4_alpha8", "lora_r16_alpha32"]
+
+
+def test_markdown_and_csv_show_runs_without_numbers(exp):
+    rows = results.collect(exp)
+    md = collect_results.write_tables(rows, exp).read_text()
+    child = md.split("## base_adult: accented")[0]
+    assert "| dev WER |" in child  # one child run was decoded on its dev set
+    # method | hyperparameters | M | % | dev | test | source | gap | time | memory
+    assert "| dora | r=8, α=16, lr=0.003 | – | – | – | failed | failed | – | – | – |" in child
+    assert (f"- `adapt_child_dora_r8_alpha16`: failed: see {exp}/adapt_child_dora_r8_alpha16/train.log "
+            "(RuntimeError: CUDA out of memory while training)") in child
+    assert "| pissa | r=8, α=8, lr=0.003 | – | – | – | unfinished | unfinished | – |" in child
+    assert "| ssvd | k=40%, lr=0.003 | 0.090 | 3.00 | – | not decoded | not decoded | – | 30 | 1200 |" in child
+    assert "| s2lora | r=8, lr=0.003 | – | – | – | missing | missing | – |" in child
+    assert "`adapt_child_s2lora_r8`: missing: planned in" in child
+    assert "| lora | r=16, α=32, lr=0.003 | 0.400 | 13.33 | 21.0 | 22.0 | 14.0 | +10.0 | 30 | 1200 |" in child
+    accented = md.split("## base_adult: accented")[1]
+    assert accented.count("| ssvd_o |") == 3 and "was run on child but not on accented" in accented
+    table = list(csv.DictReader(io.StringIO((exp / "results.csv").read_text())))
+    # per domain zero-shot, full, 2 LoRA, 3 SSVD-O and 4 runs without numbers (on accented: all 7 missing)
+    assert len(table) == len(rows) == 2 * (1 + 1 + 2 + 3 + 4)
+    statuses = [r["status"] for r in table]
+    assert statuses.count("missing") == 1 + 7 and statuses.count("failed") == 1
+    failed = next(r for r in table if r["status"] == "failed")
+    assert failed["target_wer"] == "" and "train.log" in failed["note"]
+
+
+def _latex_problems(tex: str):
+    """Structural checks a LaTeX run would also fail on, and booktabs usage."""
+    problems = []
+    stack = []
+    for kind, env in re.findall(r"\\(begin|end)\{(\w+)\}", tex):
+        if kind == "begin":
+            stack.append(env)
+        elif not stack or stack.pop() != env:
+            problems.append(f"\\end{{{env}}} does not close the open environment")
+    problems += [f"unclosed {env}" for env in stack]
+    depth = 0
+    for i, c in enumerate(tex):
+        if c in "{}" and (i == 0 or tex[i - 1] != "\\"):
+            depth += 1 if c == "{" else -1
+            if depth < 0:
+                problems.append(f"unbalanced }} at {i}")
+                depth = 0
+    if depth:
+        problems.append("unbalanced {")
+    allowed = {"begin", "end", "centering", "caption", "label", "toprule", "midrule", "bottomrule",
+               "cmidrule", "multicolumn", "textit", "alpha", "par", "smallskip", "footnotesize",
+               "usepackage", "textbackslash", "textasciitilde", "textasciicircum"}
+    commands = set(re.findall(r"\\([A-Za-z]+)", tex.replace("\\\\", " ")))  # "\\" is a line break
+    problems += [f"command \\{c} needs a package" for c in commands - allowed]
+    for table in re.findall(r"\\begin\{tabular\}\{([lcr]+)\}(.*?)\\end\{tabular\}", tex, re.S):
+        spec, body = table
+        if not (body.index(r"\toprule") < body.index(r"\midrule") < body.index(r"\bottomrule")):
+            problems.append("booktabs rules out of order")
+        for line in body.splitlines():
+            line = line.strip()
+            if not line.endswith(r"\\"):
+                continue
+            cells = 1 + len(re.findall(r"(?<!\\)&", line))
+            cells += sum(int(n) - 1 for n in re.findall(r"\\multicolumn\{(\d+)\}", line))
+            if cells != len(spec):
+                problems.append(f"{cells} cells for {len(spec)} columns: {line}")
+            if re.search(r"(?<!\\)[_%#]", line):
+                problems.append(f"unescaped special character: {line}")
+    return problems
+
+
+def test_latex_tables_are_well_formed(exp):
+    rows = results.collect(exp)
+    collect_results.write_tables(rows, exp)
+    tex = (exp / "results.tex").read_text()
+    assert tex.count(r"\begin{tabular}") == 2 and "\\textit{failed}" in tex and "\\textit{missing}" in tex
+    assert _latex_problems(tex) == []
+    assert r"LoRA & $r$=16, $\alpha$=32, lr=0.003 & 0.400 & 13.33 & 21.0 & 22.0 & 14.0 & +10.0 \\" in tex
+    # the checks can fail: a dropped cell, an unbalanced environment, a package command
+    broken = tex.replace(r"0.400 & 13.33", "0.400", 1)
+    assert any("cells for" in p for p in _latex_problems(broken))
+    assert any("unclosed" in p for p in _latex_problems(tex.replace(r"\end{table}", "", 1)))
+    assert _latex_problems(tex.replace(r"\toprule", r"\hline\toprule", 1)) == [r"command \hline needs a package"]
+
+
+def _is_drawn_png(path: Path) -> bool:
+    from matplotlib.image import imread
+
+    image = imread(path)
+    ink = (image[..., :3] < 0.9).any(axis=-1).mean()  # share of non-white pixels
+    return image.shape[0] > 200 and image.shape[1] > 300 and 0.01 < ink < 0.9
+
+
+def rank_file(path: Path, method: str, shift: int) -> Path:
+    layers = [{"name": f"encoder.encoders.{b}.{t}", "shape": [8, 8], "rank": (b + i + shift) % 5,
+               "values": [1.0] * 4} for b in range(3) for i, t in enumerate(["self_attn.linear_q", "feed_forward.w_1"])]
+    layers.append({"name": "decoder.output_layer", "shape": [30, 8], "rank": 2, "values": [0.5, 0.1]})
+    return write(path, json.dumps({"method": method, "layers": layers}))
+
+
+def test_plots_are_written_and_rerunning_changes_nothing(exp, tmp_path, capsys):
+    rank_file(exp / "adapt_child_s2lora_r8_seen/ranks.json", "s2lora", 0)  # found in the run directory
+    adalora = rank_file(tmp_path / "adalora.json", "adalora", 2)
+    cmd = ["--exp_dir", str(exp), "--out_dir", str(tmp_path / "out"), "--ranks", str(adalora)]
+    collect_results.main(cmd)
+    printed = capsys.readouterr().out
+    plots = tmp_path / "out/plots"
+    names = ["wer_vs_params", "learning_vs_forgetting", "ssvd_o_budget", "training_curves", "rank_heatmap"]
+    for name in names:
+        png, pdf = plots / f"{name}.png", plots / f"{name}.pdf"
+        assert f"plot: {png}" in printed
+        assert _is_drawn_png(png), name
+        assert pdf.read_bytes().startswith(b"%PDF") and pdf.stat().st_size > 2000
+    assert "results table:" in printed and (tmp_path / "out/results.tex").is_file()
+    before = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in (tmp_path / "out").rglob("*.*")}
+    collect_results.main(cmd)
+    after = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in (tmp_path / "out").rglob("*.*")}
+    assert after == before
+
+
+def test_no_budget_plot_without_a_sweep_and_labels_for_two_models(exp, tmp_path, capsys):
+    for d in exp.glob("adapt_child_ssvd_o_*budget_ratio0p[27]*"):
+        (d / "run.json").unlink()  # one SSVD-O budget ratio left
+    (exp / "jobs/plan.txt").unlink()
+    other = tmp_path / "exp2"
+    write(other / "base_b/run.json", json.dumps({"role": "zero_shot", "method": "zero_shot", "domains": ["child"],
+                                                 "test_sets": {"child": "child_test", "source": "adult_test"}}))
+    collect_results.main(["--exp_dir", str(exp), "--label", "small", "--exp_dir", str(other), "--label", "big",
+                          "--out_dir", str(tmp_path / "out")])
+    printed = capsys.readouterr().out
+    assert "## small: child" in printed and "## big: child" in printed
+    assert "base size unknown" in printed  # the second model never trained: its zero-shot run is not decoded
+    assert "| zero_shot | – | 0.000 | – | not decoded | not decoded |" in printed
+    names = sorted(p.name for p in (tmp_path / "out/plots").glob("*.png"))
+    assert "small_wer_vs_params.png" in names and not any("ssvd_o_budget" in n for n in names)
+    with pytest.raises(SystemExit, match="--label given 1 times for 2"):
+        collect_results.main(["--exp_dir", str(exp), "--exp_dir", str(other), "--label", "x"])
+
+
+def test_epoch_summaries_parse_from_an_espnet_log(tmp_path):
+    log = write(tmp_path / "train.log", "\n".join(ESPNET_EPOCH.format(e=e, tl=10 - e, vl=12 - e) for e in (1, 2))
+                + "\n" + ESPNET_EPOCH.format(e=2, tl=1.5, vl=2.5) + "\n")  # epoch 2 again after a resume
+    c = curves.read_curves(log)
+    assert sorted(c) == [1, 2]
+    assert c[1]["train"]["loss"] == 9.0 and c[1]["valid"]["wer"] == 0.983
+    assert c[2]["train"]["loss"] == 1.5 and "time" not in c[2]["train"]
+
+
+def test_rank_files_are_checked(tmp_path):
+    good = json.loads(rank_file(tmp_path / "r.json", "s2lora", 0).read_text())
+    layers, types, cells = ranks.rank_grid(good)
+    assert layers == ["encoder.encoders.0", "encoder.encoders.1", "encoder.encoders.2", "decoder.output_layer"]
+    assert types == ["self_attn.linear_q", "feed_forward.w_1", ranks.OTHER]
+    assert cells["encoder.encoders.1", "feed_forward.w_1"] == 2
+    bad = dict(good, layers=[dict(good["layers"][0], rank="4")])
+    with pytest.raises(ValueError, match=r"bad.json: layers\[0\] \(encoder.encoders.0.self_attn.linear_q\): 'rank'"):
+        ranks.load_ranks(write(tmp_path / "bad.json", json.dumps(bad)))
+    with pytest.raises(ValueError, match="'method' must be one of"):
+        ranks.load_ranks(write(tmp_path / "m.json", json.dumps(dict(good, method="lora"))))
