@@ -89,3 +89,42 @@ def test_recipe_with_a_sweep_runs_through_sbatch(cluster, tmp_path):
     assert runs == ["adapt_child_lora_r2_alpha16_lr0p003", "adapt_child_lora_r4_alpha16_lr0p003"]
     csv = (exp / "results.csv").read_text()
     assert all(r.split("adapt_child_")[1] in csv for r in runs) and "zero_shot" in csv
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng and sox")
+def test_preempted_training_is_requeued_and_resumes_to_the_same_weights(cluster, tmp_path):
+    """A training job requeued by Slurm (what preemption does) while it runs restarts
+    with --resume true and ends with the adapter weights of an uninterrupted run."""
+    import sys
+    import time
+
+    import torch
+    from espnet_recipe import data_args, make_experiment, train
+
+    exp = make_experiment(tmp_path)
+    train(exp, tmp_path / "base", "--max_epoch", "1", module="espnet2.bin.asr_train")
+    adapt = ["--init_param", tmp_path / "base/1epoch.pth", "--use_adapter", "true",
+             "--adapter", "lora", "--adapter_conf", '{"r": 2, "dropout": 0.1}',
+             "--save_strategy", "adapter_only", "--max_epoch", "20", "--resume", "true",
+             "--keep_nbest_models", "1"]
+    train(exp, tmp_path / "reference", *adapt)
+
+    out = tmp_path / "preempted"
+    cmd = [str(LAUNCHER), "log/train.log", sys.executable, "-m", "espnet_peft.bin.asr_train",
+           "--config", exp["config"], "--output_dir", out, *data_args(exp), *adapt]
+    proc = subprocess.Popen([str(c) for c in cmd], cwd=tmp_path, env=cluster,
+                            stderr=subprocess.PIPE, text=True)
+    job = proc.stderr.readline().split("submitted job ")[1].split()[0]
+    deadline = time.time() + 240
+    while not (out / "checkpoint.pth").exists():
+        assert proc.poll() is None and time.time() < deadline, "no checkpoint before the job ended"
+        time.sleep(0.1)
+    requeue = subprocess.run(["scontrol", "requeue", job], env=cluster, capture_output=True, text=True)
+    assert requeue.returncode == 0, requeue.stderr
+    assert proc.wait(timeout=600) == 0, proc.stderr.read()[-2000:]
+    log = (tmp_path / "log/train.log").read_text()
+    assert "# requeued: restart 1" in log and "The training was resumed" in log, log[-3000:]
+    mine = torch.load(out / "20epoch.pth", weights_only=True)
+    ref = torch.load(tmp_path / "reference/20epoch.pth", weights_only=True)
+    assert mine.keys() == ref.keys()
+    assert all(torch.equal(mine[k], ref[k]) for k in ref)

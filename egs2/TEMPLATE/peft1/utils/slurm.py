@@ -132,7 +132,11 @@ def main(argv):
         'for a in "${args[@]}"; do cmd+=("${a//$var/$task}"); done; '
         'else log=$log_template; cmd=("${args[@]}"); fi',
         'mkdir -p "$(dirname "$log")"',
-        '{ echo "# ${cmd[*]}"; echo "# started at $(date \'+%F %T\') on $(hostname) (slurm job ${SLURM_JOB_ID:-?})"; } > "$log"',
+        # A requeued job (preemption, scontrol requeue) appends to the log of its first start.
+        'if [ "${SLURM_RESTART_COUNT:-0}" -gt 0 ]; then '
+        'echo "# requeued: restart ${SLURM_RESTART_COUNT} at $(date \'+%F %T\') on $(hostname)" >> "$log"; '
+        'else { echo "# ${cmd[*]}"; echo "# started at $(date \'+%F %T\') on $(hostname) '
+        '(slurm job ${SLURM_JOB_ID:-?})"; } > "$log"; fi',
         f"export OMP_NUM_THREADS={values.get('num_threads', '1')} MKL_NUM_THREADS={values.get('num_threads', '1')}",
         '"${cmd[@]}" >> "$log" 2>&1',
         "rc=$?",
