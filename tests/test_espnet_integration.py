@@ -188,3 +188,44 @@ def test_task_classes_pickle_into_a_fresh_process():
     out = subprocess.run([sys.executable, "-c", code], input=blob, capture_output=True, timeout=300)
     last = out.stdout.decode().strip().splitlines()[-1]  # ESPnet prints notices first
     assert last.split() == ["PeftASRTask", "PeftASRTaskTrainer", "True"], out.stderr[-2000:]
+
+
+def test_vera_and_adalora_train_decode_and_dump_ranks(base, tmp_path):
+    """VeRA and AdaLoRA through the real entry points, one run each (kept out of the
+    per-method test above, which also merges and decodes twice, to save time)."""
+    from espnet_peft.bin import dump_ranks
+
+    def adapt_with(method, conf):
+        out = base["root"] / f"adapt_{method}"
+        proc = train(base, out, "--init_param", base["base_ckpt"], "--use_adapter", "true",
+                     "--adapter", method, "--adapter_conf", json.dumps(conf),
+                     "--save_strategy", "adapter_only", "--max_epoch", "3", "--seed", "0",
+                     "--optim_conf", "{lr: 0.01}")
+        return out, proc, torch.load(out / "latest.pth", weights_only=True)
+
+    # VeRA: the checkpoint holds only the scaling vectors; decoding in a new process
+    # regenerates A/B from the seed in the config and the adapter changes the output.
+    exp_dir, _, state = adapt_with("vera", {"r": 16, "projection_seed": 5})
+    assert not any("vera_A" in k or "vera_B" in k or k.startswith("peft_shared") for k in state)
+    assert any(k.endswith("vera_lambda_b") and v.abs().sum() > 0 for k, v in state.items())
+    decode(base, exp_dir / "config.yaml", exp_dir / "latest.pth", exp_dir / "decode_adapter")
+    adapted = read_hyps(exp_dir / "decode_adapter")
+    assert any(abs(adapted[k][1] - base["base_hyps"][k][1]) > 1e-3 for k in adapted)
+
+    # AdaLoRA: 8 utterances in batches of 4 for 3 epochs = 6 optimizer steps; the final
+    # allocation happens at step total_step - tfinal = 4. The orthogonality term reaches
+    # ESPnet's loss, the step counter is in the adapter-only checkpoint, and dump_ranks
+    # (through the safe loader: config + checkpoint + base) reports the saved allocation.
+    conf = {"init_r": 4, "target_r": 2, "total_step": 6, "tinit": 1, "tfinal": 2, "orth_reg_weight": 0.1}
+    exp_dir, proc, state = adapt_with("adalora", conf)
+    assert "adapter_reg=" in proc.stderr
+    assert int(state["peft_shared.adalora.global_step"]) == 6
+    masks = {k[: -len(".adalora_mask")]: v for k, v in state.items() if k.endswith(".adalora_mask")}
+    assert masks and sum(int((m > 0).sum()) for m in masks.values()) == conf["target_r"] * len(masks)
+    out = tmp_path / "ranks.json"
+    dump_ranks.main(["--task", "asr", "--config", str(exp_dir / "config.yaml"),
+                     "--model_file", str(exp_dir / "latest.pth"), "--out", str(out)])
+    report = json.loads(out.read_text())
+    assert report["method"] == "adalora"
+    assert {e["name"]: e["rank"] for e in report["layers"]} == \
+        {name: int((m > 0).sum()) for name, m in masks.items()}
