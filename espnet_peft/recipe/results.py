@@ -58,6 +58,8 @@ def hyperparameters(conf: Optional[dict]) -> Dict[str, object]:
     if conf.get("use_adapter"):
         adapter_conf = conf.get("adapter_conf") or {}
         out.update((k, adapter_conf[k]) for k in TAG_KEYS if k in adapter_conf)
+        if out.get("k") is not None:  # an explicit k overrides k_fraction
+            out.pop("k_fraction", None)
     lr = (conf.get("optim_conf") or {}).get("lr")
     if lr is not None:
         out["lr"] = lr
