@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Type, TypeVar
 
@@ -38,15 +39,22 @@ class AdapterConfig:
 
 C = TypeVar("C", bound=AdapterConfig)
 
+# Names HF peft and papers use for our keys, suggested when they appear in adapter_conf.
+PEFT_NAMES = {"rank": "r", "lora_r": "r", "lora_alpha": "alpha", "lora_dropout": "dropout",
+              "target": "target_modules", "targets": "target_modules"}
+
 
 def parse_config(cls: Type[C], method: str, conf: Dict[str, Any]) -> C:
     """Build ``cls`` from a dict, refusing unknown keys and wrongly typed values."""
     known = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(conf) - set(known))
     if unknown:
+        hints = [f"{k!r} -> {m[0]!r}?" for k in unknown
+                 if (m := [PEFT_NAMES[k]] if PEFT_NAMES.get(k) in known
+                     else difflib.get_close_matches(k, known, n=1, cutoff=0.6))]
         raise AdapterConfigError(
             f"unknown adapter_conf key(s) for method '{method}': {unknown}; "
-            f"valid keys are {sorted(known)}"
+            f"valid keys are {sorted(known)}" + (f" (did you mean {', '.join(hints)})" if hints else "")
         )
     values = {}
     for name, value in conf.items():
