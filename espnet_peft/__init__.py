@@ -35,3 +35,4 @@ except ImportError:  # pragma: no cover - exercised only without ESPnet
     register_espnet_adapters = None
 else:
     register_espnet_adapters()
+    import espnet_peft.whisper  # noqa: F401,E402  (ASR encoder/decoder choice whisper_ckpt)
