@@ -174,6 +174,7 @@ def save_adapter(model: nn.Module, path, extra_metadata: Optional[Dict[str, Any]
     tensors = {k: v.contiguous().cpu() for k, v in adapter_state_dict(model).items()}
     tensors[FINGERPRINT_KEY] = table.contiguous()
     meta = {
+        "tensors_sha256": tensors_digest(tensors),
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
         "method": method,
@@ -212,7 +213,21 @@ def read_adapter_file(path) -> Tuple[Dict[str, Any], Dict[str, torch.Tensor]]:
             f"espnet_peft understands ({FORMAT_VERSION}); upgrade espnet_peft")
     if FINGERPRINT_KEY not in tensors:
         raise AdapterFileError(f"{path} lacks the base-model fingerprint")
+    if "tensors_sha256" in meta and meta["tensors_sha256"] != tensors_digest(tensors):
+        raise AdapterFileError(
+            f"{path}: the tensors do not match the checksum recorded when the file was written "
+            "(edited or corrupted after export); re-export the adapter from its checkpoint")
     return meta, tensors
+
+
+def tensors_digest(tensors: Dict[str, torch.Tensor]) -> str:
+    """SHA-256 over names, dtypes, shapes and bytes of ``tensors`` (in name order)."""
+    h = hashlib.sha256()
+    for name in sorted(tensors):
+        t = tensors[name].detach().cpu().contiguous()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.view(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
 
 
 def load_adapter(model: nn.Module, path) -> Dict[str, Any]:

@@ -78,3 +78,20 @@ def test_save_is_atomic_and_keeps_old_file_on_failure(base_model, tmp_path, monk
         espnet_peft.save_adapter(model, path)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["a.safetensors"]
+
+
+def test_tampered_tensors_are_refused(base_model, tmp_path):
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    model = adapted_copy(base_model, "lora")
+    path = espnet_peft.save_adapter(model, tmp_path / "a.safetensors")
+    with safe_open(str(path), framework="pt") as f:
+        meta = f.metadata()
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    name = next(k for k in tensors if k.endswith("lora_A"))
+    tensors[name][0, 0] += 1.0  # an edit that keeps the file well-formed
+    save_file(tensors, str(tmp_path / "edited.safetensors"), metadata=meta)
+    with pytest.raises(espnet_peft.AdapterFileError, match="do not match the checksum"):
+        espnet_peft.load_adapter(copy.deepcopy(base_model), tmp_path / "edited.safetensors")
+    espnet_peft.load_adapter(copy.deepcopy(base_model), path)  # the untouched file still loads
