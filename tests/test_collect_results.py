@@ -263,6 +263,8 @@ def test_rank_files_are_checked(tmp_path):
     assert layers == ["encoder.encoders.0", "encoder.encoders.1", "encoder.encoders.2", "decoder.output_layer"]
     assert types == ["self_attn.linear_q", "feed_forward.w_1", ranks.OTHER]
     assert cells["encoder.encoders.1", "feed_forward.w_1"] == 2
+    magnitudes = ranks.rank_grid(good, "magnitude")[2]
+    assert magnitudes["decoder.output_layer", ranks.OTHER] == pytest.approx((0.5 + 0.1) / 2)
     bad = dict(good, layers=[dict(good["layers"][0], rank="4")])
     with pytest.raises(ValueError, match=r"bad.json: layers\[0\] \(encoder.encoders.0.self_attn.linear_q\): 'rank'"):
         ranks.load_ranks(write(tmp_path / "bad.json", json.dumps(bad)))

@@ -28,7 +28,8 @@ import yaml
 
 from espnet_peft.recipe.config import TAG_KEYS
 
-METHOD_ORDER = ["zero_shot", "full", "lora", "dora", "pissa", "ssvd", "ssvd_o", "s2lora"]
+METHOD_ORDER = ["zero_shot", "full", "bitfit", "lora", "dora", "pissa", "ssvd", "ssvd_o", "s2lora", "adalora",
+                "vera", "bottleneck", "semiorth"]
 REFERENCE_METHODS = ("zero_shot", "full")
 OK = "ok"
 # Statuses, in the words the tables print.

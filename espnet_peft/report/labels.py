@@ -6,7 +6,8 @@ from typing import Dict, Optional
 
 METHOD_NAMES = {"zero_shot": "zero-shot", "full": "full fine-tuning", "lora": "LoRA", "dora": "DoRA",
                 "pissa": "PiSSA", "ssvd": "SSVD", "ssvd_o": "SSVD-O", "s2lora": "S2-LoRA",
-                "adalora": "AdaLoRA"}
+                "adalora": "AdaLoRA", "vera": "VeRA", "bitfit": "BitFit", "bottleneck": "bottleneck adapter",
+                "semiorth": "semi-orthogonal"}
 # adapter_conf key -> (short name, unicode symbol for markdown/plots, LaTeX)
 HP_NAMES = {"r": ("r", "r", "$r$"), "alpha": ("alpha", "α", r"$\alpha$"), "k": ("k", "k", "$k$"),
             "k_fraction": ("k", "k", "$k$"), "rotation": ("rotation", "rotation", "rotation"),

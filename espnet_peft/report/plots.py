@@ -243,35 +243,47 @@ def _short_layer(layer: str) -> str:
     return layer.replace("encoder.encoders.", "enc ").replace("decoder.decoders.", "dec ")
 
 
+def _heatmap_panel(ax, layers, types, cells, vmax: float, fmt: str):
+    grid = np.full((len(layers), len(types)), np.nan)
+    for (layer, kind), value in cells.items():
+        grid[layers.index(layer), types.index(kind)] = value
+    image = ax.imshow(grid, cmap=colormaps["viridis"].with_extremes(bad="#dddddd"), vmin=0, vmax=vmax,
+                      aspect="auto")
+    for (i, j), value in np.ndenumerate(grid):
+        if not np.isnan(value):
+            ax.text(j, i, fmt.format(value), ha="center", va="center", fontsize=6.5,
+                    color="white" if value < 0.6 * vmax else "black")
+    ax.set_xticks(range(len(types)), [rank_files.short_type(t) for t in types], rotation=60, ha="right",
+                  rotation_mode="anchor")
+    ax.set_yticks(range(len(layers)), [_short_layer(x) for x in layers])
+    ax.grid(False)
+    return image
+
+
 @styled
 def rank_heatmap(rank_data: Sequence[Tuple[str, dict]], stem: Path, title: str = "") -> Optional[List[Path]]:
-    """Learned rank per layer (rows) and matrix type (columns), one panel per
-    (name, rank file content) in the given order (S2-LoRA's next to AdaLoRA's), on one
-    colour scale; grey = not adapted."""
+    """Learned rank (top row) and mean coefficient magnitude |values| relative to the
+    largest (bottom row) per layer (rows) and matrix type (columns); one column of panels
+    per (name, rank file content) in the given order (S2-LoRA's next to AdaLoRA's), one
+    colour scale per row; grey = not adapted."""
     if not rank_data:
         return None
-    grids = [(name, data, *rank_files.rank_grid(data)) for name, data in rank_data]
-    vmax = max(max(cells.values()) for *_, cells in grids) or 1
-    width = max(3.0, 0.42 * max(len(types) for _, _, _, types, _ in grids) + 2.2)
-    height = max(2.5, 0.32 * max(len(layers) for _, _, layers, _, _ in grids) + 1.6)
-    fig, axes = figure(len(grids), width=width, height=height)
-    image = None
-    for ax, (name, data, layers, types, cells) in zip(axes[0], grids):
-        grid = np.full((len(layers), len(types)), np.nan)
-        for (layer, kind), value in cells.items():
-            grid[layers.index(layer), types.index(kind)] = value
-        cmap = colormaps["viridis"].with_extremes(bad="#dddddd")
-        image = ax.imshow(grid, cmap=cmap, vmin=0, vmax=vmax, aspect="auto")
-        for (i, j), value in np.ndenumerate(grid):
-            if not np.isnan(value):
-                ax.text(j, i, f"{int(value)}", ha="center", va="center", fontsize=7,
-                        color="white" if value < 0.6 * vmax else "black")
-        ax.set_xticks(range(len(types)), [rank_files.short_type(t) for t in types], rotation=60, ha="right",
-                      rotation_mode="anchor")
-        ax.set_yticks(range(len(layers)), [_short_layer(x) for x in layers])
-        ax.grid(False)
-        ax.set_title(f"{method_name(data['method'])}: {name}" if name else method_name(data["method"]))
-    fig.colorbar(image, ax=list(axes[0]), label="rank", shrink=0.8)
+    ranks = [(name, data, *rank_files.rank_grid(data, "rank")) for name, data in rank_data]
+    mags = [rank_files.rank_grid(data, "magnitude")[2] for _, data in rank_data]
+    peak = max(max(cells.values()) for cells in mags) or 1.0
+    mags = [{k: v / peak for k, v in cells.items()} for cells in mags]
+    vmax = max(max(cells.values()) for *_, cells in ranks) or 1
+    width = max(3.0, 0.42 * max(len(types) for _, _, _, types, _ in ranks) + 2.2)
+    height = max(2.5, 0.32 * max(len(layers) for _, _, layers, _, _ in ranks) + 1.6)
+    fig, axes = figure(len(ranks), nrows=2, width=width, height=height)
+    for col, (name, data, layers, types, cells) in enumerate(ranks):
+        label = f"{method_name(data['method'])}: {name}" if name else method_name(data["method"])
+        rank_image = _heatmap_panel(axes[0][col], layers, types, cells, vmax, "{:.0f}")
+        axes[0][col].set_title(f"{label}, rank")
+        mag_image = _heatmap_panel(axes[1][col], layers, types, mags[col], 1.0, "{:.2f}")
+        axes[1][col].set_title(f"{label}, mean |value| / max")
+    fig.colorbar(rank_image, ax=list(axes[0]), label="rank", shrink=0.8)
+    fig.colorbar(mag_image, ax=list(axes[1]), label="relative magnitude", shrink=0.8)
     if title:
         fig.suptitle(title)
     return save(fig, stem)

@@ -67,13 +67,19 @@ def short_type(kind: str) -> str:
     return kind
 
 
-def rank_grid(data: dict) -> Tuple[List[str], List[str], Dict[Tuple[str, str], int]]:
-    """(layers, matrix types, {(layer, type): rank}), both axes in first-seen order."""
-    cells: Dict[Tuple[str, str], int] = {}
+def rank_grid(data: dict, what: str = "rank") -> Tuple[List[str], List[str], Dict[Tuple[str, str], float]]:
+    """(layers, matrix types, {(layer, type): value}): value = the layer's ``rank``, or with
+    ``what="magnitude"`` the mean of its |values|. Both axes in first-seen order, ``other``
+    last."""
+    if what not in ("rank", "magnitude"):
+        raise ValueError(f"what must be rank or magnitude, got {what!r}")
+    cells: Dict[Tuple[str, str], float] = {}
     for layer in data["layers"]:
-        cells[split_name(layer["name"])] = layer["rank"]
+        values = [abs(float(v)) for v in layer["values"]]
+        cells[split_name(layer["name"])] = (layer["rank"] if what == "rank"
+                                            else sum(values) / len(values) if values else 0.0)
     layers = list(dict.fromkeys(k[0] for k in cells))
-    types = list(dict.fromkeys(k[1] for k in cells))
+    types = sorted(dict.fromkeys(k[1] for k in cells), key=lambda t: t == OTHER)  # stable: other last
     return layers, types, cells
 
 

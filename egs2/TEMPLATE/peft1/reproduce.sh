@@ -12,7 +12,8 @@
 # Per model (label): run.sh --expdir <out_dir>/<label> with the grid's methods and sweeps
 # (grid.sh: methods, sweep, model_sweep[<label>]); finished runs are skipped, so an
 # interrupted reproduction resumes. When training jobs fail, the rest is still decoded
-# and scored (run.sh --stage 7) and the failures show in the tables. Then
+# and scored (run.sh --stage 7) and the failures show in the tables. S2-LoRA and AdaLoRA
+# runs get <run>/ranks.json (espnet_peft.bin.dump_ranks). Then
 # espnet_peft.bin.collect_results writes <out_dir>/RESULTS.md, results.{csv,tex} and
 # plots/. Options other than the ones below go to run.sh unchanged.
 set -euo pipefail
@@ -23,6 +24,8 @@ die() { echo "[reproduce.sh] ERROR: $*" >&2; exit 1; }
 template_dir=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)
 project_root=$(cd "${template_dir}/../../.." && pwd)
 python=${PYTHON:-${project_root}/tools/venv/bin/python}
+# nltk (pulled in by ESPnet's text frontends) must not reach for the network.
+export NLTK_DATA=${NLTK_DATA:-${project_root}/tools/nltk_data}
 
 grid=conf/tuning/ssvd_paper   # tuning directory
 models=                       # "label=checkpoint:config ..."; empty: the recipe's own base ("base")
@@ -34,7 +37,7 @@ while [ $# -gt 0 ]; do
         --grid|--models|--out_dir|--dry_run)
             [ $# -ge 2 ] || die "$1 needs a value"
             printf -v "${1#--}" '%s' "$2"; shift 2 ;;
-        -h|--help) sed -n '2,17p' "$(readlink -f "${BASH_SOURCE[0]}")"; exit 0 ;;
+        -h|--help) sed -n '2,18p' "$(readlink -f "${BASH_SOURCE[0]}")"; exit 0 ;;
         *) run_args+=("$1"); shift ;;
     esac
 done
@@ -72,6 +75,12 @@ for model in ${models}; do
         log "model ${label}: some jobs failed; decoding and scoring the runs that finished"
         run ./run.sh "${args[@]}" "${run_args[@]}" --stage 7 || failed+=("${label}")
     fi
+    # Learned ranks of S2-LoRA / AdaLoRA runs for the rank heatmap (<run>/ranks.json).
+    for d in "${out_dir}/${label}"/adapt_*_s2lora_* "${out_dir}/${label}"/adapt_*_adalora_*; do
+        [ -f "${d}/valid.acc.ave.pth" ] && [ ! -f "${d}/ranks.json" ] || continue
+        run "${python}" -m espnet_peft.bin.dump_ranks --task asr --config "${d}/config.yaml" \
+            --model_file "${d}/valid.acc.ave.pth" --out "${d}/ranks.json" || log "  ${d}: dump_ranks failed"
+    done
     collect+=(--exp_dir "${out_dir}/${label}" --label "${label}")
 done
 
