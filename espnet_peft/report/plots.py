@@ -30,17 +30,38 @@ def _domains(rows: Sequence[Row]) -> List[str]:
     return list(dict.fromkeys(str(r["domain"]) for r in rows))
 
 
+def _domains_with_numbers(rows: Sequence[Row]) -> Tuple[List[str], Dict[str, str]]:
+    """Target domains with at least one target WER, and why each of the others has none."""
+    domains = _domains(rows)
+    full = [d for d in domains if any(r["domain"] == d and _is_num(r["target_wer"]) for r in rows)]
+    return full, {d: _left_out([r for r in rows if r["domain"] == d], []) for d in domains if d not in full}
+
+
 def _methods(rows: Sequence[Row]) -> List[str]:
     present = list(dict.fromkeys(str(r["method"]) for r in rows))
     return sorted(present, key=lambda m: (METHOD_ORDER.index(m) if m in METHOD_ORDER else 99, m))
 
 
-def _note_left_out(ax, rows: Sequence[Row], drawn: Sequence[Row]) -> None:
+def _left_out(rows: Sequence[Row], drawn: Sequence[Row]) -> str:
+    """'(not shown: N run(s): reasons)' for rows that were not drawn, else ''."""
     left = [r for r in rows if not any(r is d for d in drawn)]
-    if left:
-        reasons = sorted({str(r["status"]) if r["status"] != "ok" else "no WER" for r in left})
-        ax.text(0.99, 0.01, f"not shown: {len(left)} run(s) ({', '.join(reasons)})", transform=ax.transAxes,
-                ha="right", va="bottom", fontsize=7, color="#b22222")
+    if not left:
+        return ""
+    reasons = sorted({r["target_wer"] if isinstance(r["target_wer"], str) else
+                      (str(r["status"]) if r["status"] != "ok" else "no WER") for r in left})
+    return f"(not shown: {len(left)} run(s): {', '.join(reasons)})"
+
+
+def _xlabel(ax, label: str, rows: Sequence[Row], drawn: Sequence[Row]) -> None:
+    note = _left_out(rows, drawn)
+    ax.set_xlabel(f"{label}\n{note}" if note else label)
+
+
+def _no_data_caption(fig, empty: Dict[str, str]) -> None:
+    """Name the target domains that got no panel because none of their runs has numbers."""
+    if empty:
+        fig.supxlabel("no numbers for " + "; ".join(f"{d} {why}" for d, why in empty.items()), fontsize=8,
+                      color="#b22222")
 
 
 def _figure_legend(fig, axes) -> None:
@@ -93,8 +114,11 @@ def wer_vs_params(rows: Sequence[Row], stem: Path, title: str = "") -> Optional[
     """Target test WER against trainable parameters (log x), one panel per target domain:
     one marker per run, runs of one method joined, the efficiency frontier dashed, the
     zero-shot WER as a dotted line."""
-    domains = _domains(rows)
+    domains, empty = _domains_with_numbers(rows)
+    if not domains:
+        return None
     fig, axes = figure(len(domains))
+    _no_data_caption(fig, empty)
     drawn_any = False
     for ax, domain in zip(axes[0], domains):
         drs = [r for r in rows if r["domain"] == domain]
@@ -117,10 +141,9 @@ def wer_vs_params(rows: Sequence[Row], stem: Path, title: str = "") -> Optional[
         drawn_any = drawn_any or bool(points)
         drawn += _zero_shot_line(ax, drs, [y for _, y in points])
         ax.set_xscale("log")
-        ax.set_xlabel("trainable parameters")
+        _xlabel(ax, "trainable parameters", drs, drawn)
         ax.set_ylabel("target test WER (%)")
         ax.set_title(f"target: {domain}", pad=14)
-        _note_left_out(ax, drs, drawn)
     if not drawn_any:
         return None
     _figure_legend(fig, axes)
@@ -133,8 +156,11 @@ def wer_vs_params(rows: Sequence[Row], stem: Path, title: str = "") -> Optional[
 def learning_vs_forgetting(rows: Sequence[Row], stem: Path, title: str = "") -> Optional[List[Path]]:
     """Target test WER (learning) against source test WER (forgetting), one panel per
     target domain; the zero-shot source WER (no forgetting) as a dotted line."""
-    domains = _domains(rows)
+    domains, empty = _domains_with_numbers(rows)
+    if not domains:
+        return None
     fig, axes = figure(len(domains))
+    _no_data_caption(fig, empty)
     drawn_any = False
     for ax, domain in zip(axes[0], domains):
         drs = [r for r in rows if r["domain"] == domain]
@@ -153,10 +179,9 @@ def learning_vs_forgetting(rows: Sequence[Row], stem: Path, title: str = "") -> 
             if r["method"] == "zero_shot":
                 ax.axvline(r["source_wer"], ls=":", color=color("zero_shot"), lw=1)
         drawn_any = drawn_any or bool(drawn)
-        ax.set_xlabel("source test WER (%)  (forgetting →)")
+        _xlabel(ax, "source test WER (%)  (forgetting →)", drs, drawn)
         ax.set_ylabel("target test WER (%)  (learning ↓)")
         ax.set_title(f"target: {domain}", pad=14)
-        _note_left_out(ax, drs, drawn)
     if not drawn_any:
         return None
     _figure_legend(fig, axes)
@@ -173,8 +198,12 @@ def budget_sweep(rows: Sequence[Row], stem: Path, title: str = "") -> Optional[L
     sweep = [r for r in rows if r["method"] == "ssvd_o" and _is_num(r["hyperparameters"].get("budget_ratio"))]
     if len({r["hyperparameters"]["budget_ratio"] for r in sweep}) < 2:
         return None
-    domains = _domains(sweep)
+    domains = [d for d in _domains(sweep) if any(r["domain"] == d and _is_num(r["target_wer"]) for r in sweep)]
+    empty = {d: _left_out([r for r in sweep if r["domain"] == d], []) for d in _domains(sweep) if d not in domains}
+    if not domains:
+        return None
     fig, axes = figure(len(domains))
+    _no_data_caption(fig, empty)
     for ax, domain in zip(axes[0], domains):
         drs = [r for r in sweep if r["domain"] == domain]
         settings = list(dict.fromkeys(hp_text({k: v for k, v in r["hyperparameters"].items()
@@ -192,10 +221,9 @@ def budget_sweep(rows: Sequence[Row], stem: Path, title: str = "") -> Optional[L
                             ls=ls, marker="o" if what == "target" else "s", color=f"C{i}",
                             label=f"{what} test{suffix}")
             drawn += [r for r in pts if _is_num(r["target_wer"])]
-        ax.set_xlabel("budget ratio (outer share)")
+        _xlabel(ax, "budget ratio (outer share)", drs, drawn)
         ax.set_ylabel("test WER (%)")
         ax.set_title(f"SSVD-O, target: {domain}")
-        _note_left_out(ax, drs, drawn)
     _figure_legend(fig, axes)
     if title:
         fig.suptitle(title)
