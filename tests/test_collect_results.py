@@ -270,3 +270,27 @@ def test_rank_files_are_checked(tmp_path):
         ranks.load_ranks(write(tmp_path / "bad.json", json.dumps(bad)))
     with pytest.raises(ValueError, match="'method' must be one of"):
         ranks.load_ranks(write(tmp_path / "m.json", json.dumps(dict(good, method="lora"))))
+
+
+def test_reproduce_runs_the_grid_per_model_then_collects(tmp_path):
+    """reproduce.sh --dry_run: the commands it would run for two released models."""
+    import shutil
+    import subprocess
+
+    template = Path(__file__).resolve().parents[1] / "egs2/TEMPLATE/peft1"
+    recipe = tmp_path / "recipe"
+    shutil.copytree(template / "conf/tuning", recipe / "conf/tuning")
+    write(recipe / "run.sh", "#!/bin/sh\nexit 0\n").chmod(0o755)
+    cmd = [str(template / "reproduce.sh"), "--dry_run", "true", "--ngpu", "1",
+           "--models", "owsm_v3.1_0.1b=/m/a.pth:/m/a.yaml owsm_v3.1_1b=/m/b.pth:/m/b.yaml"]
+    proc = subprocess.run(cmd, cwd=recipe, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    runs = [line for line in proc.stdout.splitlines() if "./run.sh" in line]
+    assert len(runs) == 2
+    assert "--expdir exp/ssvd_paper/owsm_v3.1_0.1b" in runs[0] and "ssvd:k=153,239,320" in runs[0]
+    assert "ssvd:k=227,256,292,341,409" in runs[1] and "--base_model /m/b.pth --base_train_config /m/b.yaml" in runs[1]
+    assert all("--adapt_config conf/tuning/ssvd_paper/adapt.yaml" in r and r.endswith("--ngpu 1") for r in runs)
+    assert ("collect_results --exp_dir exp/ssvd_paper/owsm_v3.1_0.1b --label owsm_v3.1_0.1b "
+            "--exp_dir exp/ssvd_paper/owsm_v3.1_1b --label owsm_v3.1_1b --out_dir exp/ssvd_paper") in proc.stdout
+    bad = subprocess.run(cmd[:-1] + ["owsm=/m/a.pth"], cwd=recipe, capture_output=True, text=True, timeout=60)
+    assert bad.returncode != 0 and "expected label=checkpoint:config" in bad.stderr
