@@ -24,6 +24,7 @@ adapters) sits on a submodule and transforms its output.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import ClassVar, List, Optional, Tuple
 
@@ -241,26 +242,25 @@ class AdapterLinear(nn.Linear, AdapterModule):
 
 
 OUTPUT_ADAPTER_ATTR = "peft_output_adapter"
+CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
 
 
-def _apply_output_adapter(host: nn.Module, args, output):
-    # A module-level function (not a bound method), so that deepcopy and pickling of
-    # the host keep working; it finds the adapter by attribute name.
-    adapter = host._modules.get(OUTPUT_ADAPTER_ATTR)
-    if adapter is None:
-        return output
+def _apply_output_adapter(adapter: "OutputAdapter", host: nn.Module, args, output):
+    # Bound with functools.partial (a module-level function, not a closure), so the host
+    # still deep-copies (the copy's hook gets the copied adapter) and pickles.
     return adapter.adapt_output(output)
 
 
 class OutputAdapter(AdapterModule):
     """An adapter on the *output* of a submodule (its host): ``y = adapter(host(x))``.
 
-    It is attached to the host as child ``peft_output_adapter`` and applied by a forward
-    hook, so the host and every base state-dict key stay unchanged (ESPnet's
-    ``--init_param`` loads after adapters are created) and the adapter's own tensors sit
-    under ``<host>.peft_output_adapter.``. Hosts that return a tuple (openai-whisper's
-    attention: ``(out, qk)``; HF attention: ``(out, weights, ...)``) get their first
-    element adapted, the rest passed through.
+    It is registered as child ``peft_output_adapter`` of the host (or, when the host is
+    a container whose forward runs all its children, e.g. Whisper's ``mlp``
+    ``nn.Sequential``, as ``<name>_peft_output_adapter`` of the host's parent) and applied
+    by a forward hook on the host. The host and every base state-dict key stay unchanged
+    (ESPnet's ``--init_param`` loads after adapters are created). Hosts that return a
+    tuple (openai-whisper's attention: ``(out, qk)``; HF attention: ``(out, weights,
+    ...)``) get their first element adapted, the rest passed through.
     """
 
     def __init__(self, config: AdapterConfig):
@@ -274,10 +274,20 @@ class OutputAdapter(AdapterModule):
 
     def attach(self, model: nn.Module, name: str) -> None:
         host = model.get_submodule(name)
-        if OUTPUT_ADAPTER_ATTR in host._modules:
+        owner, attr = host, OUTPUT_ADAPTER_ATTR
+        if isinstance(host, CONTAINERS):
+            parent_name, _, child = name.rpartition(".")
+            owner = model.get_submodule(parent_name) if parent_name else model
+            attr = f"{child}_{OUTPUT_ADAPTER_ATTR}"
+            if isinstance(owner, CONTAINERS) or owner is host:
+                raise AdapterConfigError(
+                    f"{name} is a {type(host).__name__} inside a {type(owner).__name__}: there is "
+                    "no place for an output adapter that its forward would not run; target the "
+                    "enclosing layer's sub-block instead")
+        if attr in owner._modules:
             raise AdapterConfigError(f"{name} already carries an output adapter")
-        host.add_module(OUTPUT_ADAPTER_ATTR, self)
-        host.register_forward_hook(_apply_output_adapter)
+        owner.add_module(attr, self)
+        host.register_forward_hook(functools.partial(_apply_output_adapter, self))
 
     def adapt(self, h: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError

@@ -134,14 +134,17 @@ def load_adapter_state_dict(model: nn.Module, state: Dict[str, torch.Tensor],
             "(was it trained with another method, config or target_modules?)")
     if fingerprint is not None:
         check_fingerprint(fingerprint, base_fingerprint(model), what)
-    initialize_adapters(model)
     own = model.state_dict(keep_vars=True)
+    # All shapes first, so that a wrong file changes nothing (full fine-tuning has no
+    # base fingerprint to catch another architecture).
+    for name, value in state.items():
+        if tuple(own[name].shape) != tuple(value.shape):
+            raise AdapterFileError(
+                f"{what}: tensor {name} has shape {tuple(value.shape)}, the model expects "
+                f"{tuple(own[name].shape)}")
+    initialize_adapters(model)
     with torch.no_grad():
         for name, value in state.items():
-            if tuple(own[name].shape) != tuple(value.shape):
-                raise AdapterFileError(
-                    f"{what}: tensor {name} has shape {tuple(value.shape)}, the model expects "
-                    f"{tuple(own[name].shape)}")
             own[name].copy_(value.to(own[name].device, own[name].dtype))
     for _, layer in adapter_layers(model):
         layer._prepared = False

@@ -5,8 +5,9 @@
         --method lora '{"r": 32, "alpha": 64}' --method ssvd '{"k_fraction": 0.4}'
 
 Builds the architecture with random weights (nothing is downloaded), injects each method
-in turn and prints a table: method, config, adapted layers, trainable parameters and
-their share of the base model. Without ``token_list`` in the config, ``vocab_size``
+in turn and prints a table: method, config, adapted layers, trainable parameters, their
+share of the base model, and the size of the adapted model (the parameters its forward
+uses: semiorth's factorisation makes it smaller, bottleneck adapters larger). Without ``token_list`` in the config, ``vocab_size``
 (config key or ``--vocab_size``) sizes a placeholder vocabulary.
 """
 
@@ -51,11 +52,13 @@ def main(cmd=None):
     logging.basicConfig(level=logging.WARNING)
 
     import espnet_peft
+    from espnet_peft.inject import adapted_model_size
 
     base = build_base(args.task, args.config, args.vocab_size)
     _, total = espnet_peft.count_parameters(base)
     print(f"base model: {total:,} parameters ({total / 1e6:.2f}M)")
-    print(f"{'method':8} {'config':44} {'layers':>6} {'trainable':>12} {'% of base':>9}")
+    print(f"{'method':10} {'config':44} {'layers':>6} {'trainable':>12} {'% of base':>9} "
+          f"{'model size':>12} {'size vs base':>12}")
     for name, conf_json in args.method:
         conf = json.loads(conf_json)
         model = copy.deepcopy(base)
@@ -63,7 +66,10 @@ def main(cmd=None):
         espnet_peft.mark_only_adapters_trainable(model)
         trainable, _ = espnet_peft.count_parameters(model)
         layers = sum(1 for _ in espnet_peft.adapter_layers(model))
-        print(f"{name:8} {json.dumps(conf):44} {layers:6d} {trainable:12,d} {100 * trainable / total:8.3f}%")
+        # Parameters the adapted model computes with (semiorth's factors replace W0).
+        size = adapted_model_size(model)
+        print(f"{name:10} {json.dumps(conf):44} {layers:6d} {trainable:12,d} {100 * trainable / total:8.3f}% "
+              f"{size:12,d} {100 * (size - total) / total:+11.2f}%")
 
 
 if __name__ == "__main__":

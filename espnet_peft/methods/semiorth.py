@@ -41,7 +41,7 @@ from espnet_peft.registry import register_method
 @dataclass
 class SemiOrthConfig(AdapterConfig):
     """``rank`` (if > 0) or ``rank_fraction`` of min(in, out) per layer. The default
-    0.15 takes an OWSM-v3.1-base-shaped model from 102.07M to 77.6M parameters (-24 %,
+    0.15 takes an OWSM-v3.1-base-shaped model from 102.07M to 77.31M parameters (-24.3 %,
     the seed's figure) with the default targets."""
 
     rank: int = 0

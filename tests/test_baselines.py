@@ -1,0 +1,250 @@
+"""The seeds' baselines as methods: full fine-tuning, BitFit, bottleneck adapters and the
+semi-orthogonal factorisation -- behaviour beyond the method matrix, on ESPnet's real
+encoder/decoder classes (Conformer, E-Branchformer, Transformer, Whisper, HF wav2vec2)."""
+
+import copy
+
+import pytest
+import torch
+import torch.nn as nn
+
+import espnet_peft
+from espnet_peft.config import AdapterConfigError
+from espnet_peft.inject import adapted_model_size
+from espnet_peft.layer import OUTPUT_ADAPTER_ATTR
+from conftest import TARGETS, TinyModel, adapted_copy, perturb_adapters
+
+
+# ----- semiorth ------------------------------------------------------------------------
+
+def test_semiorth_is_the_rank_r_truncation_with_semi_orthogonal_v(base_model, inputs):
+    model = adapted_copy(base_model, "semiorth", rank=3)
+    layer = model.blocks[0].w_1  # 20 x 12
+    w = base_model.blocks[0].w_1.weight.detach()
+    u, s, vh = torch.linalg.svd(w, full_matrices=False)
+    torch.testing.assert_close(layer.semiorth_U @ layer.semiorth_V, (u[:, :3] * s[:3]) @ vh[:3],
+                               atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(layer.semiorth_V @ layer.semiorth_V.t(), torch.eye(3), atol=1e-5, rtol=0)
+    x = torch.randn(5, 12)
+    torch.testing.assert_close(layer(x), x @ ((u[:, :3] * s[:3]) @ vh[:3]).t() + layer.bias,
+                               atol=1e-5, rtol=1e-5)
+    # At full rank nothing is truncated: the model is unchanged.
+    full = adapted_copy(base_model, "semiorth", rank_fraction=1.0)
+    torch.testing.assert_close(full(inputs), base_model(inputs), atol=1e-5, rtol=1e-5)
+    # The adapted model computes with U and V instead of W0: it is smaller.
+    dense = sum(m.weight.numel() for _, m in espnet_peft.adapter_layers(model))
+    factors = sum(m.semiorth_U.numel() + m.semiorth_V.numel() for _, m in espnet_peft.adapter_layers(model))
+    assert adapted_model_size(model) == sum(p.numel() for p in base_model.parameters()) - dense + factors
+    assert factors < dense
+
+
+def test_semiorth_stays_semi_orthogonal_under_training(base_model, inputs):
+    model = adapted_copy(base_model, "semiorth", rank_fraction=0.5)
+    espnet_peft.mark_only_adapters_trainable(model)
+    layers = [m for _, m in espnet_peft.adapter_layers(model)]
+    v0 = [m.semiorth_V.detach().clone() for m in layers]
+    opt = torch.optim.AdamW([p for _, p in espnet_peft.adapter_parameters(model)], lr=0.02)
+    model.train()
+    for _ in range(15):
+        opt.zero_grad()
+        model(inputs).sin().sum().backward()
+        opt.step()
+        # right after a step the constraint is violated by the step itself ...
+    drift = max(torch.linalg.matrix_norm(m.semiorth_V @ m.semiorth_V.t() - torch.eye(m.rank)) for m in layers)
+    assert drift > 1e-3, "the optimiser step did not move V off the constraint (test too weak)"
+    model(inputs)  # ... and the next training forward restores it (Kaldi's update)
+    for m, v in zip(layers, v0):
+        torch.testing.assert_close(m.semiorth_V @ m.semiorth_V.t(), torch.eye(m.rank), atol=1e-4, rtol=0)
+        assert not torch.allclose(m.semiorth_V, v, atol=1e-3), "V did not train"
+    model.eval()  # evaluation never changes parameters
+    before = [m.semiorth_V.detach().clone() for m in layers]
+    with torch.no_grad():
+        layers[0].semiorth_V.mul_(1.1)
+        before[0] = layers[0].semiorth_V.clone()
+    model(inputs)
+    assert all(torch.equal(m.semiorth_V, b) for m, b in zip(layers, before))
+
+
+# ----- bitfit --------------------------------------------------------------------------
+
+def test_bitfit_equals_training_the_biases_directly(base_model, inputs):
+    adapted = adapted_copy(base_model, "bitfit")
+    espnet_peft.mark_only_adapters_trainable(adapted)
+    plain = copy.deepcopy(base_model)
+    for p in plain.parameters():
+        p.requires_grad = False
+    biased = [n for n in ("linear_q", "w_1", "w_2")]
+    for b in plain.blocks:
+        for n in biased:
+            getattr(b, n).bias.requires_grad = True
+    adapted(inputs).pow(2).sum().backward()
+    plain(inputs).pow(2).sum().backward()
+    for i, b in enumerate(plain.blocks):
+        for n in biased:
+            torch.testing.assert_close(getattr(adapted.blocks[i], n).bitfit_bias.grad,
+                                       getattr(b, n).bias.grad)
+    assert not hasattr(adapted.blocks[0].linear_v, "bitfit_bias")  # no bias: skipped
+    with pytest.raises(AdapterConfigError, match="has a bias"):
+        espnet_peft.inject_adapters(copy.deepcopy(base_model), "bitfit", target_modules=["linear_v"])
+
+
+def test_bitfit_norm_bias_option_trains_norm_biases_in_place(base_model, inputs, tmp_path):
+    model = adapted_copy(base_model, "bitfit", norm_bias=True)
+    espnet_peft.mark_only_adapters_trainable(model)
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert {"blocks.0.norm.bias", "blocks.1.norm.bias"} <= trainable
+    assert "blocks.0.norm.weight" not in trainable
+    perturb_adapters(model)
+    expected = model(inputs)
+    path = espnet_peft.save_adapter(model, tmp_path / "bitfit.safetensors")
+    again = copy.deepcopy(base_model)
+    espnet_peft.load_adapter(again, path)
+    torch.testing.assert_close(again(inputs), expected)
+
+
+# ----- full ----------------------------------------------------------------------------
+
+def test_full_saves_the_whole_model_and_loads_onto_any_same_architecture(base_model, inputs, tmp_path):
+    model = copy.deepcopy(base_model)
+    espnet_peft.inject_adapters(model, "full")
+    espnet_peft.mark_only_adapters_trainable(model)
+    trainable, total = espnet_peft.count_parameters(model)
+    assert trainable == total == sum(p.numel() for p in base_model.parameters())
+    assert set(espnet_peft.adapter_state_dict(model)) == set(base_model.state_dict())
+    perturb_adapters(model)
+    expected = model(inputs)
+    path = espnet_peft.save_adapter(model, tmp_path / "full.safetensors")
+    other = TinyModel().eval()  # different (random) weights, same architecture
+    espnet_peft.load_adapter(other, path)
+    torch.testing.assert_close(other(inputs), expected)
+    wider = TinyModel(ff=24).eval()
+    before = copy.deepcopy(wider.state_dict())
+    with pytest.raises(espnet_peft.AdapterFileError, match=r"w_1\.(weight|bias) has shape"):
+        espnet_peft.load_adapter(wider, path)
+    assert all(torch.equal(v, before[k]) for k, v in wider.state_dict().items()), "partly loaded"
+    plain = espnet_peft.merge_and_unload(model)
+    torch.testing.assert_close(plain(inputs), expected)
+
+
+# ----- bottleneck on ESPnet / Whisper / wav2vec2 layers --------------------------------
+
+def _hosts(model):
+    names = [n for n, _ in espnet_peft.adapter_layers(model)]
+    assert len(names) == len(model._peft_targets)
+    for host in model._peft_targets:  # a child of the host, or of its parent for containers
+        assert f"{host}.{OUTPUT_ADAPTER_ATTR}" in names or f"{host}_{OUTPUT_ADAPTER_ATTR}" in names
+    return model._peft_targets
+
+
+def _check_bottleneck(model, run, expected_hosts, **conf):
+    """Inject, check the hosts, that the output is unchanged at start, changes once the
+    adapters move, and that gradients reach them."""
+    model.eval()
+    ref = run(model)
+    espnet_peft.inject_adapters(model, "bottleneck", bottleneck_dim=8, **conf)
+    espnet_peft.mark_only_adapters_trainable(model)
+    espnet_peft.initialize_adapters(model)  # ``run`` calls a submodule, not the root
+    assert _hosts(model) == expected_hosts
+    torch.testing.assert_close(run(model), ref, atol=1e-5, rtol=1e-5)
+    perturb_adapters(model, scale=0.5)
+    out = run(model)
+    assert not torch.allclose(out, ref, atol=1e-3)
+    out.pow(2).mean().backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0
+               for n, p in espnet_peft.adapter_parameters(model) if n.endswith(".up"))
+
+
+def _espnet_input():
+    torch.manual_seed(0)
+    return torch.randn(2, 40, 20), torch.tensor([40, 33])
+
+
+def _espnet_encoder(kind):
+    from espnet2.asr.encoder.conformer_encoder import ConformerEncoder
+    from espnet2.asr.encoder.e_branchformer_encoder import EBranchformerEncoder
+    from espnet2.asr.encoder.transformer_encoder import TransformerEncoder
+
+    torch.manual_seed(0)
+    common = dict(output_size=16, attention_heads=2, linear_units=32, num_blocks=3,
+                  input_layer="linear", dropout_rate=0.0)
+    wrapper = nn.Module()
+    if kind == "conformer":
+        wrapper.encoder = ConformerEncoder(20, macaron_style=True, cnn_module_kernel=3, **common)
+    elif kind == "e_branchformer":
+        wrapper.encoder = EBranchformerEncoder(20, use_ffn=True, macaron_ffn=True, cgmlp_linear_units=32,
+                                               cgmlp_conv_kernel=3, **common)
+    else:
+        wrapper.encoder = TransformerEncoder(20, **common)
+    return wrapper
+
+
+@pytest.mark.parametrize("kind", ["conformer", "e_branchformer", "transformer"])
+def test_bottleneck_top_k_layers_of_espnet_encoders(kind):
+    wrapper = _espnet_encoder(kind)
+    subs = ["attention", "feed_forward"] + (["macaron"] if kind != "transformer" else [])
+    blocks = {"attention": "attn" if kind == "e_branchformer" else "self_attn",
+              "feed_forward": "feed_forward", "macaron": "feed_forward_macaron"}
+    order = [n for n, _ in wrapper.named_modules()]
+    expected = sorted((f"encoder.encoders.{i}.{blocks[s]}" for i in (1, 2) for s in subs), key=order.index)
+    x, lens = _espnet_input()
+    _check_bottleneck(wrapper, lambda m: m.encoder(x, lens)[0], expected, top_k_layers=2, sub_blocks=subs)
+    with pytest.raises(AdapterConfigError, match="has only 3 layers"):
+        espnet_peft.inject_adapters(_espnet_encoder(kind), "bottleneck", top_k_layers=4)
+
+
+def test_bottleneck_on_the_transformer_decoder_and_errors():
+    from espnet2.asr.decoder.transformer_decoder import TransformerDecoder
+
+    torch.manual_seed(0)
+    wrapper = nn.Module()
+    wrapper.decoder = TransformerDecoder(vocab_size=11, encoder_output_size=16, attention_heads=2,
+                                         linear_units=32, num_blocks=2, dropout_rate=0.0)
+    mem, mem_lens = torch.randn(2, 7, 16), torch.tensor([7, 5])
+    ys, ys_lens = torch.randint(1, 10, (2, 4)), torch.tensor([4, 3])
+    _check_bottleneck(wrapper, lambda m: m.decoder(mem, mem_lens, ys, ys_lens)[0],
+                      ["decoder.decoders.1.self_attn", "decoder.decoders.1.src_attn"],
+                      stacks=["decoder"], top_k_layers=1, sub_blocks=["attention", "src_attn"])
+    fresh = nn.Module()
+    fresh.decoder = TransformerDecoder(vocab_size=11, encoder_output_size=16, attention_heads=2,
+                                       linear_units=32, num_blocks=2)
+    with pytest.raises(AdapterConfigError, match="no layer stack under 'encoder'"):
+        espnet_peft.inject_adapters(copy.deepcopy(fresh), "bottleneck")
+    with pytest.raises(AdapterConfigError, match="'macaron' is in none"):
+        espnet_peft.inject_adapters(copy.deepcopy(fresh), "bottleneck", stacks=["decoder"],
+                                    sub_blocks=["attention", "macaron"])
+    with pytest.raises(espnet_peft.AdapterConfigError, match="unknown adapter_conf key"):
+        espnet_peft.inject_adapters(copy.deepcopy(fresh), "bottleneck", layers=2)
+
+
+def test_bottleneck_on_espnet_whisper_encoder(monkeypatch):
+    """ESPnet's OpenAIWhisperEncoder around a tiny openai-whisper model built from
+    dimensions (its load_model would download weights): attention blocks return
+    ``(out, qk)`` tuples."""
+    whisper = pytest.importorskip("whisper", reason="openai-whisper is not installed")
+    from espnet2.asr.encoder.whisper_encoder import OpenAIWhisperEncoder
+
+    dims = whisper.model.ModelDimensions(n_mels=80, n_audio_ctx=100, n_audio_state=16, n_audio_head=2,
+                                         n_audio_layer=3, n_vocab=60, n_text_ctx=8, n_text_state=16,
+                                         n_text_head=2, n_text_layer=1)
+    torch.manual_seed(0)
+    monkeypatch.setattr(whisper, "load_model", lambda *a, **k: whisper.model.Whisper(dims))
+    wrapper = nn.Module()
+    wrapper.encoder = OpenAIWhisperEncoder(whisper_model="tiny")
+    audio, lens = torch.randn(2, 8000), torch.tensor([8000, 6000])
+    _check_bottleneck(wrapper, lambda m: m.encoder(audio, lens)[0],
+                      [f"encoder.encoders.blocks.2.{s}" for s in ("attn", "mlp")], top_k_layers=1)
+
+
+def test_bottleneck_on_hf_wav2vec2():
+    transformers = pytest.importorskip("transformers", reason="transformers is not installed")
+    config = transformers.Wav2Vec2Config(
+        hidden_size=16, num_hidden_layers=3, num_attention_heads=2, intermediate_size=32,
+        conv_dim=(8, 8), conv_stride=(5, 4), conv_kernel=(10, 4), num_conv_pos_embeddings=8,
+        num_conv_pos_embedding_groups=2, hidden_dropout=0.0, attention_dropout=0.0,
+        activation_dropout=0.0, feat_proj_dropout=0.0, layerdrop=0.0)
+    torch.manual_seed(0)
+    model = transformers.Wav2Vec2Model(config)
+    audio = torch.randn(2, 1600)
+    _check_bottleneck(model, lambda m: m(audio).last_hidden_state,
+                      [f"encoder.layers.{i}.{s}" for i in (1, 2) for s in ("attention", "feed_forward")],
+                      top_k_layers=2)
