@@ -15,15 +15,10 @@ padded to Whisper's 30 s window (``do_pad_trim``), as Whisper was trained.
 
 import argparse
 import json
-import re
 import sys
 import tempfile
 import time
 from pathlib import Path
-
-
-def normalize(text: str) -> str:
-    return " ".join(re.sub(r"[^a-z0-9' ]+", " ", text.lower()).split())
 
 
 def ct2_model_dir(parts, config_json, tmp: Path) -> Path:
@@ -53,13 +48,13 @@ def main():
     from espnet_peft.bin.convert_ct2_whisper import convert, installed_model_files
     from espnet_peft.recipe.score import error_rate
     from espnet_peft.whisper.config import write_train_config
+    from espnet_peft.whisper.normalize import normalize_transcript as normalize
 
     parts, tokenizer_json = installed_model_files()
     if not (args.model_dir / "model.pt").is_file():
         convert(parts, args.model_dir, tokenizer_json)
     cfg_path = args.model_dir / "zero_shot" / "config.yaml"
-    write_train_config(cfg_path, args.model_dir, {"encoder_conf": {
-        "checkpoint": str((args.model_dir / "model.pt").resolve()), "do_pad_trim": True}})
+    write_train_config(cfg_path, args.model_dir, {"encoder_conf": {"do_pad_trim": True}})
     from espnet2.bin.asr_inference import Speech2Text
 
     s2t = Speech2Text(asr_train_config=str(cfg_path), asr_model_file=None, beam_size=1, ctc_weight=0.0,

@@ -8,7 +8,8 @@ and -part2) into an openai-whisper checkpoint plus an ESPnet tokenizer directory
 Writes ``OUT/model.pt`` (``{"dims", "model_state_dict"}``, loadable by
 ``whisper.load_model(path)`` and by the ``whisper_ckpt`` encoder/decoder choices),
 ``OUT/tokenizer/`` (ESPnet ``token_type: hugging_face``, ``bpemodel: OUT/tokenizer``)
-and ``OUT/tokens.txt`` (ESPnet ``token_list``). Without ``--parts``/``--model_dir`` it
+and ``OUT/tokens.txt`` (ESPnet ``token_list``); with ``--espnet_base`` also an ESPnet
+model ``OUT/model.pth`` + ``OUT/config.yaml`` (the recipes' pretrained base). Without ``--parts``/``--model_dir`` it
 reads the installed model packages.
 """
 
@@ -78,6 +79,11 @@ def main(cmd: Optional[Sequence[str]] = None) -> None:
     parser.add_argument("--tokenizer_json", type=Path, default=None)
     parser.add_argument("--dtype", choices=["keep", "float32", "float16"], default="keep",
                         help="tensor dtype of the checkpoint (default: as stored)")
+    parser.add_argument("--espnet_base", action="store_true",
+                        help="also write OUT/config.yaml and OUT/model.pth, an ESPnet ASR model "
+                             "(whisper_ckpt encoder/decoder) for --base_model/--base_train_config")
+    parser.add_argument("--espnet_conf", default=None,
+                        help="YAML file merged into OUT/config.yaml (training options)")
     args = parser.parse_args(cmd)
 
     if args.model_dir is not None:
@@ -92,6 +98,15 @@ def main(cmd: Optional[Sequence[str]] = None) -> None:
     print(f"wrote {args.out_dir / 'model.pt'}: {json.dumps(dims)}")
     if tok is not None:
         print(f"wrote {args.out_dir / 'tokenizer'} and {args.out_dir / 'tokens.txt'} from {tok}")
+    if args.espnet_base:
+        import yaml
+
+        from espnet_peft.whisper.config import write_espnet_base
+
+        if tok is None:
+            raise SystemExit("--espnet_base needs the tokenizer: give --tokenizer_json")
+        overrides = yaml.safe_load(Path(args.espnet_conf).read_text()) if args.espnet_conf else None
+        print(f"wrote {write_espnet_base(args.out_dir, overrides)} and {args.out_dir / 'config.yaml'}")
 
 
 if __name__ == "__main__":

@@ -53,8 +53,9 @@ def write_train_config(path: Union[str, Path], model_dir: Union[str, Path],
     import espnet_peft  # noqa: F401  (registers whisper_ckpt)
     from espnet2.tasks.asr import ASRTask
 
-    conf = whisper_model_conf(model_dir)
-    conf.update(overrides or {})
+    from espnet_peft.recipe.config import deep_merge
+
+    conf = deep_merge(whisper_model_conf(model_dir), overrides or {})
     parser = ASRTask.get_parser()
     args = parser.parse_args(["--output_dir", str(Path(path).parent), "--token_list", conf["token_list"]])
     full = vars(args)
@@ -66,3 +67,21 @@ def write_train_config(path: Union[str, Path], model_dir: Union[str, Path],
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     Path(path).write_text(yaml.safe_dump(full, sort_keys=False, allow_unicode=True), encoding="utf-8")
     return full
+
+
+def write_espnet_base(model_dir: Union[str, Path], overrides: Optional[Dict] = None) -> Path:
+    """``model_dir/config.yaml`` (complete asr_train config) and ``model_dir/model.pth``
+    (the ESPnetASRModel's state dict): a ``--base_model``/``--base_train_config`` pair for
+    the recipes, so adaptation's ``--init_param`` and zero-shot decoding need nothing else."""
+    import argparse
+
+    import torch
+    from espnet2.tasks.asr import ASRTask
+
+    model_dir = Path(model_dir)
+    full = write_train_config(model_dir / "config.yaml", model_dir, overrides)
+    model = ASRTask.build_model(argparse.Namespace(**full))
+    tmp = model_dir / "model.pth.tmp"
+    torch.save(model.state_dict(), tmp)
+    tmp.replace(model_dir / "model.pth")
+    return model_dir / "model.pth"

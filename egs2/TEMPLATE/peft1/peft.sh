@@ -121,6 +121,8 @@ fi
 if [ -n "${base_model}" ]; then
     token_list=$("${python}" -c "import yaml,sys; c=yaml.safe_load(open(sys.argv[1])); print(c['token_list'] if isinstance(c['token_list'], str) else '')" "${base_train_config}")
     bpemodel=$("${python}" -c "import yaml,sys; print(yaml.safe_load(open(sys.argv[1])).get('bpemodel') or '')" "${base_train_config}")
+    # e.g. hugging_face for the converted Whisper (egs2/mini_synth/whisper_peft1)
+    token_type=$("${python}" -c "import yaml,sys; print(yaml.safe_load(open(sys.argv[1])).get('token_type') or 'bpe')" "${base_train_config}")
 else
     token_list=${token_dir}/tokens.txt
     bpemodel=${token_dir}/bpe.model
@@ -136,7 +138,7 @@ if run_stage 3; then
             --out_dir "${token_dir}" --vocab_size "${nbpe}" --model_type "${bpemode}"
     fi
 fi
-if run_stage 3 && [ -n "${bpemodel}" ]; then
+if run_stage 3 && [ -n "${bpemodel}" ] && [ "${token_type:-bpe}" = bpe ]; then
     todo=()
     for d in ${all_domains}; do
         for s in $(sets_of "${d}"); do
@@ -150,7 +152,7 @@ if run_stage 3 && [ -n "${bpemodel}" ]; then
         for ((i = 1; i < ${#todo[@]}; i += 2)); do touch "${todo[$i]}/.tokens_checked"; done
     fi
 fi
-token_args=(--token_type bpe --bpemodel "${bpemodel}")
+token_args=(--token_type "${token_type:-bpe}" --bpemodel "${bpemodel}")
 [ -n "${token_list}" ] && token_args+=(--token_list "${token_list}")
 
 data_args() {  # data_args <domain> [stats]: asr_train data/shape options, on one line

@@ -1,0 +1,1 @@
+../../peft1/local/data.sh
