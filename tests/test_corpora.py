@@ -1,0 +1,180 @@
+"""Corpus recipes: each egs2/<corpus>/peft1/local/data.sh (the real script, as a
+subprocess) on a tiny fixture laid out like the distribution -- file names, formats,
+transcript markup, tables --, with espeak-ng audio converted by sox into the corpus'
+format (FLAC, NIST SPHERE, 44.1 kHz WAV). Checked: Kaldi directory validity, counts,
+normalised text, readable 16 kHz mono audio, and clear errors for a missing corpus or a
+wrong layout."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+
+from espnet_peft.data.corpora.common import normalize_text
+from espnet_peft.data.corpora import myst
+from espnet_peft.data.kaldi_dir import read_table
+from espnet_peft.data.synth import synthesize
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None or shutil.which("sox") is None,
+                                reason="needs espeak-ng and sox")
+
+
+# ---- fixture helpers ----------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def voice(tmp_path_factory):
+    """Two short espeak-ng clips (16 kHz WAV) that the corpus fixtures convert."""
+    d = tmp_path_factory.mktemp("voice")
+    return [synthesize("the cat sat on the mat", d / "a.wav"),
+            synthesize("a big dog ran home", d / "b.wav", voice="en-us")]
+
+
+def audio(src: Path, dst: Path, rate: int = 16000, channels: int = 1) -> None:
+    """``src`` converted by sox into ``dst`` (format from the extension)."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["sox", "-D", str(src), "-r", str(rate), "-c", str(channels), str(dst)], check=True)
+
+
+def write(path: Path, text: str, encoding="utf-8") -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding=encoding)
+
+
+def run_data_sh(corpus: str, *args, env=None):
+    """egs2/<corpus>/peft1/local/data.sh run from its recipe directory, as peft.sh does."""
+    recipe = ROOT / "egs2" / corpus / "peft1"
+    full_env = {k: v for k, v in os.environ.items() if k not in ("MYST", "LIBRISPEECH")}
+    full_env.update(env or {})
+    return subprocess.run(["local/data.sh", "--python", sys.executable, *map(str, args)],
+                          cwd=recipe, env=full_env, capture_output=True, text=True, timeout=300)
+
+
+def check_kaldi_dir(d: Path, n_utts: int) -> dict:
+    """ESPnet's validate_data_dir checks (no features): files present, sorted, one id set,
+    spk2utt the inverse of utt2spk, ids prefixed by their speaker, audio 16 kHz mono."""
+    tables = {}
+    for name in ("wav.scp", "text", "utt2spk", "spk2utt"):
+        lines = (d / name).read_text(encoding="utf-8").splitlines()
+        keys = [line.split(" ", 1)[0] for line in lines]
+        assert keys == sorted(keys) and len(set(keys)) == len(keys), f"{d / name} not sorted/unique"
+        tables[name] = read_table(d / name)
+    ids = set(tables["wav.scp"])
+    assert len(ids) == n_utts, f"{d}: {len(ids)} utterances, expected {n_utts}"
+    assert set(tables["text"]) == ids == set(tables["utt2spk"])
+    spk2utt = {s: sorted(u.split()) for s, u in tables["spk2utt"].items()}
+    inverse = {}
+    for utt, spk in tables["utt2spk"].items():
+        assert utt.startswith(spk), f"{utt} does not start with its speaker {spk}"
+        inverse.setdefault(spk, []).append(utt)
+    assert spk2utt == {s: sorted(u) for s, u in inverse.items()}
+    for utt, wav in tables["wav.scp"].items():
+        info = sf.info(wav)
+        assert (info.samplerate, info.channels) == (16000, 1), f"{utt}: {wav} {info.samplerate} Hz"
+        assert info.frames > 1600
+        assert tables["text"][utt].strip()
+    return tables["text"]
+
+
+def librispeech_fixture(root: Path, voice) -> Path:
+    """LibriSpeech/<subset>/<reader>/<chapter>/: FLAC + <reader>-<chapter>.trans.txt."""
+    for subset, reader, chapter in (("dev-clean", "84", "121123"), ("test-clean", "1089", "134686")):
+        d = root / "LibriSpeech" / subset / reader / chapter
+        lines = []
+        for i, src in enumerate(voice):
+            utt = f"{reader}-{chapter}-{i:04d}"
+            audio(src, d / f"{utt}.flac")
+            lines.append(f"{utt} {'HE HOPED THERE WOULD BE STEW' if i else 'GO DO YOU HEAR'}")
+        write(d / f"{reader}-{chapter}.trans.txt", "\n".join(lines) + "\n")
+    write(root / "LibriSpeech" / "README.TXT", "LibriSpeech ASR corpus\n")
+    return root
+
+
+def check_librispeech(data: Path) -> None:
+    for split in ("train", "dev", "test"):
+        text = check_kaldi_dir(data / f"librispeech_{split}", 2)
+    assert text["1089-134686-0000"] == "GO DO YOU HEAR"
+
+
+# ---- text normalisation -------------------------------------------------------------
+
+def test_normalisation_rules():
+    # MyST markup goes with its content; fillers stay words; digits become words.
+    assert myst.normalize("(()) um the <no_signal> magnet [laughter] sticks {breath} (*) "
+                          "to ((the)) nail +um+") == "UM THE MAGNET STICKS TO NAIL"
+    assert myst.normalize("it's 2 wh- what I 'M saying, ice-cream!") == "IT'S TWO WH WHAT I'M SAYING ICECREAM"
+    assert myst.normalize("<no_signal>") == ""
+    assert normalize_text("\u201cCaf\u00e9\u201d & 'quoted' it\u2019s", hyphens="space", ascii=True) == \
+        "CAFE AND QUOTED IT'S"
+    # Dutch keeps its letters, no English number words.
+    assert normalize_text("een café, twee-ëntje 3", numbers_to_words=False, hyphens="space",
+                          case="lower") == "een café twee ëntje 3"
+
+
+# ---- MyST ---------------------------------------------------------------------------
+
+def myst_fixture(root: Path, voice) -> Path:
+    """myst_child_conv_speech/data/{train,development,test}/<student>/<session>/*.flac + .trn"""
+    base = root / "myst_child_conv_speech"
+    write(base / "index.html", "<html>MyST</html>\n")
+    write(base / "docs" / "README.txt", "My Science Tutor\n")
+    plan = {  # partition: [(student, session, n, transcript or None)]
+        "train": [("002030", "myst_002030_2014-02-28_00-37-33_MX_1.1", 1, "um the magnet (()) sticks"),
+                  ("002030", "myst_002030_2014-02-28_00-37-33_MX_1.1", 2, "<no_signal>"),
+                  ("002030", "myst_002030_2014-02-28_00-37-33_MX_1.1", 3, None),
+                  ("002031", "myst_002031_2014-03-04_10-11-12_EE_2.1", 1, "it has 2 batteries [laughter]"),
+                  ("002031", "myst_002031_2014-03-04_10-11-12_EE_2.1", 2, "the bulb lights up")],
+        "development": [("004029", "myst_004029_2013-11-18_09-03-05_EE_1.1", 1, "the circuit is closed"),
+                        ("004029", "myst_004029_2013-11-18_09-03-05_EE_1.1", 2, "<side_speech> yes")],
+        "test": [("005001", "myst_005001_2013-12-02_10-21-41_SMS_1.3", 1, "wh- water evaporates"),
+                 ("005002", "myst_005002_2013-12-03_09-52-03_SMS_1.4", 1, "(*) it gets colder")],
+    }
+    for partition, utts in plan.items():
+        for i, (student, session, n, trn) in enumerate(utts):
+            d = base / "data" / partition / student / session
+            audio(voice[i % 2], d / f"{session}_{n:03d}.flac")
+            if trn is not None:
+                write(d / f"{session}_{n:03d}.trn", trn + "\n")
+    return root
+
+
+def test_myst_recipe_data(tmp_path, voice):
+    corpus = myst_fixture(tmp_path / "myst", voice)
+    libri = librispeech_fixture(tmp_path / "libri", voice)
+    drop = tmp_path / "drop.txt"
+    drop.write_text("myst_002031_2014-03-04_10-11-12_EE_2.1_002\n")
+    data = tmp_path / "data"
+    proc = run_data_sh("myst", "--datadir", data, "--wav_dir", tmp_path / "wav", "--filter_list", drop,
+                       env={"MYST": str(corpus), "LIBRISPEECH": str(libri)})
+    assert proc.returncode == 0, proc.stderr
+    train = check_kaldi_dir(data / "myst_train", 2)   # minus no .trn, only markup, filtered
+    assert train == {"myst_002030_2014-02-28_00-37-33_MX_1.1_001": "UM THE MAGNET STICKS",
+                     "myst_002031_2014-03-04_10-11-12_EE_2.1_001": "IT HAS TWO BATTERIES"}
+    assert read_table(data / "myst_train" / "utt2spk")["myst_002030_2014-02-28_00-37-33_MX_1.1_001"] == "myst_002030"
+    dev = check_kaldi_dir(data / "myst_dev", 2)
+    assert dev["myst_004029_2013-11-18_09-03-05_EE_1.1_002"] == "YES"
+    test = check_kaldi_dir(data / "myst_test", 2)
+    assert sorted(test.values()) == ["IT GETS COLDER", "WH WATER EVAPORATES"]
+    # FLAC at 16 kHz is used in place: nothing converted.
+    assert read_table(data / "myst_test" / "wav.scp")["myst_005001_2013-12-02_10-21-41_SMS_1.3_001"].endswith(".flac")
+    check_librispeech(data)
+
+
+def test_missing_or_misplaced_corpus_is_named(tmp_path, voice):
+    proc = run_data_sh("myst", "--datadir", tmp_path / "data", "--source_corpus", "none")
+    assert proc.returncode != 0 and "MYST" in proc.stderr
+    proc = run_data_sh("myst", "--datadir", tmp_path / "data", "--myst_dir", tmp_path / "nowhere",
+                       "--source_corpus", "none")
+    assert proc.returncode != 0 and "nowhere does not exist" in proc.stderr
+    # A release without the development partition: the error names the expected layout.
+    bad = tmp_path / "bad" / "data"
+    audio(voice[0], bad / "train" / "1" / "s" / "myst_1_s_001.flac")
+    (bad / "test").mkdir()
+    proc = run_data_sh("myst", "--datadir", tmp_path / "data", "--myst_dir", bad.parent,
+                       "--source_corpus", "none")
+    assert proc.returncode != 0
+    assert "expected train, development, test" in proc.stderr and "Traceback" not in proc.stderr
