@@ -178,3 +178,90 @@ def test_missing_or_misplaced_corpus_is_named(tmp_path, voice):
                        "--source_corpus", "none")
     assert proc.returncode != 0
     assert "expected train, development, test" in proc.stderr and "Traceback" not in proc.stderr
+
+
+# ---- CMU Kids -----------------------------------------------------------------------
+
+def cmu_kids_fixture(root: Path, voice) -> Path:
+    """cmu_kids/{0readme.1st, doc/, kids/<spk>/{signal/*.sph, trans/*.trn}, tables/sentence.tbl}"""
+    base = root / "cmu_kids"
+    write(base / "0readme.1st", "CMU Kids corpus\n")
+    write(base / "doc" / "kids.doc", "documentation\n")
+    write(base / "tables" / "sentence.tbl",
+          "1ab\t12\tThe dog ran home.\n2aq\t3\tShe said, \"Look at 3 cats!\"\n", encoding="latin-1")
+    for i, (spk, utt, trn) in enumerate([("fabm", "fabm1ab1", "THE DOG RAN /HH OW M/ HOME [noise]"),
+                                         ("fabm", "fabm2aq2", "SHE SAID LOOK AT THREE CATS"),
+                                         ("mglp", "mglp1ab2", "THE DOG [breath] RAN HOME"),
+                                         ("fnjs", "fnjs2aq1", "SHE SAID LOOK AT THREE CATS")]):
+        audio(voice[i % 2], base / "kids" / spk / "signal" / f"{utt}.sph")
+        write(base / "kids" / spk / "trans" / f"{utt}.trn", trn + "\n", encoding="latin-1")
+    return root
+
+
+def test_cmu_kids_recipe_data(tmp_path, voice):
+    corpus = cmu_kids_fixture(tmp_path / "db", voice)
+    assert (corpus / "cmu_kids/kids/fabm/signal/fabm1ab1.sph").read_bytes().startswith(b"NIST_1A")
+    lists = tmp_path / "lists"
+    write(lists / "train.list", "fabm1ab1\nfabm2aq2\n")
+    write(lists / "dev.list", "mglp1ab2\n")
+    write(lists / "test.list", "fnjs2aq1\n")
+    data = tmp_path / "data"
+    proc = run_data_sh("cmu_kids", "--datadir", data, "--wav_dir", tmp_path / "wav", "--cmu_kids_dir", corpus,
+                       "--split_dir", lists, "--source_corpus", "none")
+    assert proc.returncode == 0, proc.stderr
+    train = check_kaldi_dir(data / "cmu_kids_train", 2)
+    assert train == {"fabm1ab1": "THE DOG RAN HOME", "fabm2aq2": "SHE SAID LOOK AT THREE CATS"}
+    assert check_kaldi_dir(data / "cmu_kids_dev", 1) == {"mglp1ab2": "THE DOG RAN HOME"}
+    check_kaldi_dir(data / "cmu_kids_test", 1)
+    # SPHERE -> 16 kHz WAV under --wav_dir
+    assert read_table(data / "cmu_kids_test" / "wav.scp")["fnjs2aq1"] == str(tmp_path / "wav/cmu_kids/fnjs2aq1.wav")
+
+    # The .trn transcripts instead of the prompts: markup and phonetic spellings go.
+    proc = run_data_sh("cmu_kids", "--datadir", tmp_path / "data_trn", "--wav_dir", tmp_path / "wav",
+                       "--cmu_kids_dir", corpus, "--split_dir", lists, "--source_corpus", "none",
+                       "--text_source", "trans")
+    assert proc.returncode == 0, proc.stderr
+    assert check_kaldi_dir(tmp_path / "data_trn" / "cmu_kids_train", 2)["fabm1ab1"] == "THE DOG RAN HOME"
+
+    # Without tables/sentence.tbl the layout error names it.
+    (corpus / "cmu_kids/tables/sentence.tbl").unlink()
+    proc = run_data_sh("cmu_kids", "--datadir", tmp_path / "d2", "--cmu_kids_dir", corpus, "--source_corpus", "none")
+    assert proc.returncode != 0 and "tables/sentence.tbl" in proc.stderr and "Traceback" not in proc.stderr
+
+
+# ---- L2-ARCTIC ----------------------------------------------------------------------
+
+def l2_arctic_fixture(root: Path, voice) -> Path:
+    """<SPEAKER>/{wav/arctic_*.wav (44.1 kHz), transcript/arctic_*.txt, annotation/, textgrid/}"""
+    write(root / "README.md", "L2-ARCTIC\n")
+    prompts = {"arctic_a0001": "Author of the danger trail, Philip Steels, etc.",
+               "arctic_a0002": "Not at this particular case, Tom, apologized Whittemore."}
+    for i, spk in enumerate(["ABA", "YBAA", "ZHAA"]):       # train, dev, test (Arabic)
+        for j, (stem, text) in enumerate(prompts.items()):
+            audio(voice[(i + j) % 2], root / spk / "wav" / f"{stem}.wav", rate=44100)
+            write(root / spk / "transcript" / f"{stem}.txt", text)
+            write(root / spk / "annotation" / f"{stem}.TextGrid", "")
+        (root / spk / "textgrid").mkdir()
+    # A recording without its transcript is skipped.
+    audio(voice[0], root / "ABA" / "wav" / "arctic_b0539.wav", rate=44100)
+    return root
+
+
+def test_l2_arctic_recipe_data(tmp_path, voice):
+    corpus = l2_arctic_fixture(tmp_path / "l2arctic", voice)
+    assert sf.info(str(corpus / "ABA/wav/arctic_a0001.wav")).samplerate == 44100
+    data = tmp_path / "data"
+    proc = run_data_sh("l2_arctic", "--datadir", data, "--wav_dir", tmp_path / "wav",
+                       "--l2_arctic_dir", corpus, "--source_corpus", "none")
+    assert proc.returncode == 0, proc.stderr
+    train = check_kaldi_dir(data / "l2_arctic_train", 2)
+    assert train["ABA_arctic_a0001"] == "AUTHOR OF THE DANGER TRAIL PHILIP STEELS ETC"
+    assert set(check_kaldi_dir(data / "l2_arctic_dev", 2)) == {"YBAA_arctic_a0001", "YBAA_arctic_a0002"}
+    test = check_kaldi_dir(data / "l2_arctic_test", 2)
+    assert test["ZHAA_arctic_a0002"] == "NOT AT THIS PARTICULAR CASE TOM APOLOGIZED WHITTEMORE"
+    assert (data / "l2_arctic_test" / "spk2l1").read_text() == "ZHAA Arabic\n"
+
+    # A folder that is not an L2-ARCTIC speaker: named, with the known ones.
+    (corpus / "XYZ" / "wav").mkdir(parents=True)
+    proc = run_data_sh("l2_arctic", "--datadir", tmp_path / "d2", "--l2_arctic_dir", corpus, "--source_corpus", "none")
+    assert proc.returncode != 0 and "unknown speaker folder" in proc.stderr and "ABA" in proc.stderr
