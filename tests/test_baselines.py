@@ -3,6 +3,7 @@ semi-orthogonal factorisation -- behaviour beyond the method matrix, on ESPnet's
 encoder/decoder classes (Conformer, E-Branchformer, Transformer, Whisper, HF wav2vec2)."""
 
 import copy
+import json
 
 import pytest
 import torch
@@ -248,3 +249,115 @@ def test_bottleneck_on_hf_wav2vec2():
     _check_bottleneck(model, lambda m: m(audio).last_hidden_state,
                       [f"encoder.layers.{i}.{s}" for i in (1, 2) for s in ("attention", "feed_forward")],
                       top_k_layers=2)
+
+
+# ----- end to end through ESPnet -------------------------------------------------------
+
+E2E_ADAPTERS = {
+    "bitfit": {},
+    "bottleneck": {"top_k_layers": 1, "bottleneck_dim": 8, "sub_blocks": ["attention", "feed_forward"]},
+    "semiorth": {"rank_fraction": 0.5},
+}
+
+# Runs several entry-point calls in one interpreter: each ESPnet start costs 10-25 s.
+CALLS = """
+import json, sys, traceback
+for module, argv in json.loads(sys.argv[1]):
+    try:
+        __import__(module, fromlist=["main"]).main(argv)
+    except Exception as e:
+        print(f"CALL FAILED {module}: {type(e).__name__}: {e}", flush=True)
+        if module != "espnet_peft.bin.merge":
+            raise
+"""
+
+
+def _run_calls(calls):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
+    proc = subprocess.run([sys.executable, "-c", CALLS, json.dumps(calls)], capture_output=True,
+                          text=True, env=env)
+    assert proc.returncode == 0, proc.stderr[-4000:] + proc.stdout[-2000:]
+    return proc
+
+
+@pytest.mark.skipif(__import__("shutil").which("espeak-ng") is None or __import__("shutil").which("sox") is None,
+                    reason="needs espeak-ng and sox (apt-get install espeak-ng sox)")
+def test_bitfit_bottleneck_semiorth_train_save_adapter_only_and_decode_with_espnet(tmp_path):
+    """One training step per method through ``espnet_peft.bin.asr_train`` with
+    ``--save_strategy adapter_only``, decoding through ``espnet_peft.bin.asr_inference``
+    (base from the config's init_param); bitfit and semiorth also merge into a plain
+    model that ESPnet's own decoder decodes identically, bottleneck refuses to merge."""
+    import yaml
+
+    from espnet_peft.bin.count_params import build_base
+    from espnet_recipe import MODEL_CONFIG, data_args, make_experiment, read_hyps
+
+    exp = make_experiment(tmp_path)
+    conf = tmp_path / "base.yaml"
+    conf.write_text(yaml.safe_dump(dict(MODEL_CONFIG, token_list=str(exp["tokens"]), token_type="char")))
+    torch.manual_seed(0)
+    base = build_base("asr", str(conf))
+    base_ckpt = tmp_path / "base.pth"
+    torch.save(base.state_dict(), base_ckpt)
+    base_params = {n for n, _ in base.named_parameters()}
+
+    d = exp["data"]
+    decode_opts = ["--data_path_and_name_and_type", f"{d}/wav.scp,speech,sound", "--ngpu", "0",
+                   "--beam_size", "2", "--ctc_weight", "0.3", "--batch_size", "1"]
+    train_calls, decode_calls = [], []
+    for method, adapter_conf in E2E_ADAPTERS.items():
+        out = tmp_path / method
+        train_calls.append(("espnet_peft.bin.asr_train", [
+            "--config", str(exp["config"]), "--output_dir", str(out), *map(str, data_args(exp)),
+            "--init_param", str(base_ckpt), "--use_adapter", "true", "--adapter", method,
+            "--adapter_conf", json.dumps(adapter_conf), "--save_strategy", "adapter_only",
+            "--max_epoch", "1", "--batch_size", "8", "--seed", "0", "--optim_conf", "{lr: 0.01}"]))
+        ckpt = out / "valid.loss.best.pth"
+        decode_calls.append(("espnet_peft.bin.asr_inference", [
+            "--asr_train_config", str(out / "config.yaml"), "--asr_model_file", str(ckpt),
+            "--output_dir", str(out / "decode"), *decode_opts]))
+        decode_calls.append(("espnet_peft.bin.merge", [
+            "--task", "asr", "--config", str(out / "config.yaml"), "--model_file", str(ckpt),
+            "--out_dir", str(out / "merged")]))
+        if method != "bottleneck":
+            decode_calls.append(("espnet2.bin.asr_inference", [
+                "--asr_train_config", str(out / "merged" / "config.yaml"),
+                "--asr_model_file", str(out / "merged" / "model.pth"),
+                "--output_dir", str(out / "decode_merged"), *decode_opts]))
+    _run_calls(train_calls)
+    proc = _run_calls(decode_calls)
+
+    n_utts = len((d / "wav.scp").read_text().splitlines())
+    markers = {"bitfit": "bitfit_bias", "bottleneck": "peft_output_adapter", "semiorth": "semiorth_"}
+    for method in E2E_ADAPTERS:
+        out = tmp_path / method
+        state = torch.load(out / "valid.loss.best.pth", weights_only=True)
+        assert not base_params & set(state), (method, sorted(base_params & set(state))[:5])
+        adapter = {k: v for k, v in state.items() if markers[method] in k}
+        assert adapter, (method, sorted(state)[:10])
+        if method == "bitfit":  # zero at start: one step moved them
+            assert any(v.abs().sum() > 0 for v in adapter.values())
+        hyps = read_hyps(out / "decode")
+        assert len(hyps) == n_utts
+        if method == "bottleneck":
+            assert "CALL FAILED espnet_peft.bin.merge: AdapterMergeError" in proc.stdout
+            assert not (out / "merged" / "model.pth").exists()
+        else:
+            merged = read_hyps(out / "decode_merged")
+            for k in hyps:
+                assert merged[k][0] == hyps[k][0], (method, k, merged[k], hyps[k])
+                assert merged[k][1] == pytest.approx(hyps[k][1], abs=1e-3)
+    # semiorth's factors came from the SVD of the --init_param weights (loaded after the
+    # adapters were created) and are what the checkpoint holds.
+    state = torch.load(tmp_path / "semiorth" / "valid.loss.best.pth", weights_only=True)
+    w = base.encoder.encoders[0].feed_forward.w_1.weight.detach()
+    uv = state["encoder.encoders.0.feed_forward.w_1.semiorth_U"] @ state["encoder.encoders.0.feed_forward.w_1.semiorth_V"]
+    r = state["encoder.encoders.0.feed_forward.w_1.semiorth_V"].shape[0]
+    u, s, vh = torch.linalg.svd(w, full_matrices=False)
+    truncated = (u[:, :r] * s[:r]) @ vh[:r]
+    assert (uv - truncated).norm() / truncated.norm() < 0.2
