@@ -265,3 +265,60 @@ def test_l2_arctic_recipe_data(tmp_path, voice):
     (corpus / "XYZ" / "wav").mkdir(parents=True)
     proc = run_data_sh("l2_arctic", "--datadir", tmp_path / "d2", "--l2_arctic_dir", corpus, "--source_corpus", "none")
     assert proc.returncode != 0 and "unknown speaker folder" in proc.stderr and "ABA" in proc.stderr
+
+
+# ---- CGN ----------------------------------------------------------------------------
+
+def textgrid(duration: float, tiers: dict) -> bytes:
+    """A Praat TextGrid in long text format; tiers: {name: [(start, end, text)]}."""
+    out = ['File type = "ooTextFile"', 'Object class = "TextGrid"', "", "xmin = 0 ",
+           f"xmax = {duration} ", "tiers? <exists> ", f"size = {len(tiers)} ", "item []: "]
+    for i, (name, intervals) in enumerate(tiers.items(), 1):
+        out += [f"    item [{i}]:", '        class = "IntervalTier" ', f'        name = "{name}" ',
+                "        xmin = 0 ", f"        xmax = {duration} ", f"        intervals: size = {len(intervals)} "]
+        for j, (start, end, text) in enumerate(intervals, 1):
+            out += [f"        intervals [{j}]:", f"            xmin = {start} ", f"            xmax = {end} ",
+                    f'            text = "{text}" ']
+    return ("\n".join(out) + "\n").encode("latin-1")
+
+
+def cgn_fixture(root: Path, voice) -> Path:
+    """data/audio/wav/comp-<c>/<vl|nl>/<rec>.wav + data/annot/text/ort/comp-<c>/<vl|nl>/<rec>.ort.gz"""
+    import gzip
+
+    write(root / "data/meta/text/speakers.txt", "ID\tsex\nV40001\tsex1\n")
+    long = root / "long.wav"
+    subprocess.run(["sox", "-D", str(voice[0]), str(voice[1]), str(voice[0]), str(long)], check=True)
+    duration = sf.info(str(long)).duration
+    for region, spk, recs in (("vl", "V40001", ["fv400001", "fv400002", "fv400003"]),
+                              ("nl", "N01001", ["fn000001", "fn000002", "fn000003"])):
+        for k, rec in enumerate(recs):
+            audio(long, root / f"data/audio/wav/comp-o/{region}/{rec}.wav")
+            grid = textgrid(duration, {
+                spk: [(0, 0.4, ""), (0.4, duration / 2, "de kat zat ggg op de mat."),
+                      (duration / 2, duration, "één café*v, we*a wel xxx goed?")],
+                "COMMENT": [(0, duration, "achtergrondlawaai")],
+            })
+            path = root / f"data/annot/text/ort/comp-o/{region}/{rec}.ort.gz"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(gzip.compress(grid))
+    return root
+
+
+def test_cgn_recipe_data(tmp_path, voice):
+    corpus = cgn_fixture(tmp_path / "CGN", voice)
+    data = tmp_path / "data"
+    proc = run_data_sh("cgn", "--datadir", data, "--wav_dir", tmp_path / "wav", "--cgn_dir", corpus,
+                       "--components", "o", "--dev_every", 3, "--test_every", 3)
+    assert proc.returncode == 0, proc.stderr
+    for domain, spk, first in (("flemish", "V40001", "fv400001"), ("netherlandic", "N01001", "fn000001")):
+        for split in ("train", "dev", "test"):
+            text = check_kaldi_dir(data / f"{domain}_{split}", 2)   # one recording, two speaker turns
+        test = check_kaldi_dir(data / f"{domain}_test", 2)
+        assert test == {f"{spk}-{first}-0001": "de kat zat op de mat", f"{spk}-{first}-0002": "één café wel goed"}
+    # Each turn is cut into its own file: about half the recording.
+    wav = read_table(data / "flemish_test" / "wav.scp")["V40001-fv400001-0001"]
+    assert abs(sf.info(wav).duration - (sf.info(str(corpus / "long.wav")).duration / 2 - 0.4)) < 0.01
+
+    proc = run_data_sh("cgn", "--datadir", tmp_path / "d2", "--cgn_dir", corpus, "--components", "a")
+    assert proc.returncode != 0 and "comp-<c>/vl/<recording>.ort.gz" in proc.stderr
