@@ -186,7 +186,7 @@ def test_latex_tables_are_well_formed(exp):
     tex = (exp / "results.tex").read_text()
     assert tex.count(r"\begin{tabular}") == 2 and "\\textit{failed}" in tex and "\\textit{missing}" in tex
     assert _latex_problems(tex) == []
-    assert r"LoRA & $r$=16, $\alpha$=32, lr=0.003 & 0.400 & 13.33 & 21.0 & 22.0 & 14.0 & +10.0 \\" in tex
+    assert r"LoRA & $r$=16, $\alpha$=32, lr=0.003 & 0.400 & 13.33 & 21.0 & 22.0 & 14.0 & $+10.0$ \\" in tex
     # the checks can fail: a dropped cell, an unbalanced environment, a package command
     broken = tex.replace(r"0.400 & 13.33", "0.400", 1)
     assert any("cells for" in p for p in _latex_problems(broken))

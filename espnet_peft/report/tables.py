@@ -101,7 +101,7 @@ def latex_table(model: str, domain: str, rows: Sequence[Row]) -> str:
     first_wer = 5
     lines = [r"\begin{table}[t]", r"\centering",
              r"\caption{" + latex_escape(f"{model} ({_base_size(rows)}), target domain {domain}: "
-                                         "WER (%) on the target dev/test and the source test set; "
+                                         f"WER (%) on the target {'dev/test' if dev else 'test'} and the source test set; "
                                          "trainable parameters; gap = relative target test WER "
                                          "difference to full fine-tuning.") + "}",
              r"\label{tab:" + _label(f"{model}-{domain}") + "}",
@@ -121,7 +121,7 @@ def latex_table(model: str, domain: str, rows: Sequence[Row]) -> str:
                  "--" if r["trainable_pct"] is None else f"{r['trainable_pct']:.2f}"]
         cells += [_latex_wer(r["dev_wer"])] * dev
         cells += [_latex_wer(r["target_wer"]), _latex_wer(r["source_wer"]),
-                  "--" if r["gap_to_full_pct"] is None else f"{r['gap_to_full_pct']:+.1f}"]
+                  "--" if r["gap_to_full_pct"] is None else f"${r['gap_to_full_pct']:+.1f}$"]
         lines.append(" & ".join(cells) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
     notes = [latex_escape(f"{Path(r['exp_dir']).name}: {r['note']}") for r in rows if r["note"]]
