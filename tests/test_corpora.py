@@ -322,3 +322,24 @@ def test_cgn_recipe_data(tmp_path, voice):
 
     proc = run_data_sh("cgn", "--datadir", tmp_path / "d2", "--cgn_dir", corpus, "--components", "a")
     assert proc.returncode != 0 and "comp-<c>/vl/<recording>.ort.gz" in proc.stderr
+
+
+# ---- base models --------------------------------------------------------------------
+
+def test_model_tables_agree_and_name_existing_architectures():
+    """Each recipe's conf/models.yaml lists the models of espnet_peft.data.corpora.pretrained
+    with the same repositories, and every architecture config it names exists and has
+    the encoder/decoder shape keys count_params builds from."""
+    import yaml
+
+    from espnet_peft.data.corpora.pretrained import MODELS
+
+    conf_dir = ROOT / "egs2/TEMPLATE/peft1/conf"
+    for label, (repo, arch) in MODELS.items():
+        if arch is not None:
+            conf = yaml.safe_load((conf_dir / arch).read_text())
+            assert conf["encoder"] == "e_branchformer" and conf["decoder"] == "transformer"
+            assert conf["encoder_conf"]["output_size"] and conf["decoder_conf"]["num_blocks"]
+    for recipe in ("myst", "cmu_kids", "l2_arctic", "cgn"):
+        table = yaml.safe_load((ROOT / "egs2" / recipe / "peft1/conf/models.yaml").read_text())
+        assert {k: (v["hf"], v["arch"]) for k, v in table.items()} == MODELS, recipe

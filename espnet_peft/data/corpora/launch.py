@@ -14,12 +14,12 @@ import sys
 import types
 from pathlib import Path
 
-CORPORA = ("myst", "cmu_kids", "l2_arctic", "cgn", "librispeech")
+MODULES = ("myst", "cmu_kids", "l2_arctic", "cgn", "librispeech", "pretrained")
 
 
 def main() -> None:
-    if len(sys.argv) < 2 or sys.argv[1] not in CORPORA:
-        sys.exit(f"usage: {sys.argv[0]} <{'|'.join(CORPORA)}> [options]")
+    if len(sys.argv) < 2 or sys.argv[1] not in MODULES:
+        sys.exit(f"usage: {sys.argv[0]} <{'|'.join(MODULES)}> [options]")
     package_dir = Path(__file__).resolve().parents[2]
     if "espnet_peft" not in sys.modules:
         package = types.ModuleType("espnet_peft")
