@@ -4,6 +4,7 @@ encoder/decoder classes (Conformer, E-Branchformer, Transformer, Whisper, HF wav
 
 import copy
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -361,3 +362,42 @@ def test_bitfit_bottleneck_semiorth_train_save_adapter_only_and_decode_with_espn
     u, s, vh = torch.linalg.svd(w, full_matrices=False)
     truncated = (u[:, :r] * s[:r]) @ vh[:r]
     assert (uv - truncated).norm() / truncated.norm() < 0.2
+
+
+RECIPE_CONF = Path(__file__).resolve().parents[1] / "egs2" / "mini_synth" / "peft1" / "conf"
+
+
+@pytest.fixture(scope="module")
+def demo_base(tmp_path_factory):
+    """The mini_synth demo's base architecture (random weights), built from its config."""
+    import yaml
+
+    from espnet_peft.bin.count_params import build_base
+
+    base_conf = yaml.safe_load((RECIPE_CONF / "train_base.yaml").read_text())
+    base_conf["normalize"] = None  # global_mvn needs the recipe's statistics file
+    path = tmp_path_factory.mktemp("demo") / "base.yaml"
+    path.write_text(yaml.safe_dump(base_conf))
+    return build_base("asr", str(path), vocab_size=150)
+
+
+@pytest.mark.parametrize("method", ["bitfit", "bottleneck", "semiorth"])
+def test_demo_adapter_confs_fit_the_demo_architecture(method, demo_base):
+    """conf/adapter/<method>.yaml of the mini_synth demo injects into its base model."""
+    import yaml
+
+    model = copy.deepcopy(demo_base)
+    adapter_conf = yaml.safe_load((RECIPE_CONF / "adapter" / f"{method}.yaml").read_text())["adapter_conf"]
+    total = sum(p.numel() for p in model.parameters())
+    espnet_peft.inject_adapters(model, method, **adapter_conf)
+    espnet_peft.mark_only_adapters_trainable(model)
+    trainable, _ = espnet_peft.count_parameters(model)
+    layers = [n for n, _ in espnet_peft.adapter_layers(model)]
+    if method == "bottleneck":  # attention + feed-forward of encoder blocks 2 and 3
+        assert model._peft_targets == [f"encoder.encoders.{i}.{s}" for i in (2, 3)
+                                       for s in ("self_attn", "feed_forward")]
+    else:
+        assert len(layers) > 40  # the blocks' projections (every biased Linear for bitfit)
+    assert 0 < trainable < total
+    if method == "semiorth":
+        assert adapted_model_size(model) < 0.7 * total
