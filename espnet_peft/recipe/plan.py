@@ -8,7 +8,10 @@
 Layers: the base model's training config (architecture, frontend, normalisation,
 tokenizer), then ``adapt_config`` (optimiser, epochs, batches), then
 ``<adapter_conf_dir>/<method>.yaml`` (``use_adapter``/``adapter``/``adapter_conf`` and
-any per-method overrides; optional for ``full``). The directory name carries the
+any per-method overrides; optional for ``full``). ``full`` runs as ESPnet's plain full
+fine-tuning (``use_adapter: false``): the same training as the registered ``full``
+method, whose adapter-only checkpoint is the whole model anyway, and it keeps the
+experiment names and checkpoints that ESPnet's own tools read. The directory name carries the
 method and its key hyperparameters (``adapt_child_lora_r8_alpha16_lr0p003``), so runs
 of a sweep never share a directory.
 
