@@ -28,11 +28,16 @@ def _add_choices(module) -> None:
 class _RegisterAfterImport(importlib.abc.MetaPathFinder):
     """Runs ``_add_choices`` right after ``espnet2.tasks.asr`` has executed."""
 
+    _searching = False
+
     def find_spec(self, fullname, path, target=None):
-        if fullname != _ASR_TASK_MODULE:
+        if fullname != _ASR_TASK_MODULE or self._searching:
             return None
-        sys.meta_path.remove(self)
-        spec = importlib.util.find_spec(fullname)
+        self._searching = True  # let the other finders locate the module
+        try:
+            spec = importlib.util.find_spec(fullname)
+        finally:
+            self._searching = False
         if spec is None or spec.loader is None:
             return spec
         exec_module = spec.loader.exec_module
@@ -40,6 +45,8 @@ class _RegisterAfterImport(importlib.abc.MetaPathFinder):
         def exec_and_register(module):
             exec_module(module)
             _add_choices(module)
+            if self in sys.meta_path:
+                sys.meta_path.remove(self)
 
         spec.loader.exec_module = exec_and_register
         return spec
