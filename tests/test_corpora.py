@@ -229,6 +229,33 @@ def test_cmu_kids_recipe_data(tmp_path, voice):
     assert proc.returncode != 0 and "tables/sentence.tbl" in proc.stderr and "Traceback" not in proc.stderr
 
 
+
+# ---- OGI Kids -----------------------------------------------------------------------
+
+def test_ogi_kids_recipe_data(tmp_path, voice):
+    """cslu_kids/{docs/all.map, speech/scripted/<grade>/<n>/<spk>/<spk><prompt><n>.wav, trans/, verify/}"""
+    base = tmp_path / "db" / "cslu_kids"
+    write(base / "docs" / "all.map", '00 "one"\n0a "The dog is big."\n1b "I can see 2 birds"\n')
+    for d in ("labels", "misc", "trans", "verify"):
+        (base / d).mkdir(parents=True)
+    for i, utt in enumerate(["ks0010a0", "ks0011b0", "ks0020a0", "ks003zz0", "ks0030a0"]):
+        spk = utt[:5]
+        audio(voice[i % 2], base / "speech" / "scripted" / "00" / "0" / spk / f"{utt}.wav")
+    lists = tmp_path / "lists"
+    write(lists / "train.list", "ks0010a0\nks0011b0\n")
+    write(lists / "dev.list", "ks0020a0\n")
+    write(lists / "test.list", "ks0030a0\nks003zz0\n")
+    data = tmp_path / "data"
+    proc = run_data_sh("ogi_kids", "--datadir", data, "--wav_dir", tmp_path / "wav", "--ogi_kids_dir", base.parent,
+                       "--split_dir", lists, "--source_corpus", "none")
+    assert proc.returncode == 0, proc.stderr
+    assert check_kaldi_dir(data / "ogi_kids_train", 2) == {"ks0010a0": "THE DOG IS BIG", "ks0011b0": "I CAN SEE TWO BIRDS"}
+    assert check_kaldi_dir(data / "ogi_kids_dev", 1) == {"ks0020a0": "THE DOG IS BIG"}
+    assert check_kaldi_dir(data / "ogi_kids_test", 1) == {"ks0030a0": "THE DOG IS BIG"}   # prompt "zz" is not in all.map
+    (base / "docs" / "all.map").unlink()
+    proc = run_data_sh("ogi_kids", "--datadir", tmp_path / "d2", "--ogi_kids_dir", base.parent, "--source_corpus", "none")
+    assert proc.returncode != 0 and "docs/all.map" in proc.stderr
+
 # ---- L2-ARCTIC ----------------------------------------------------------------------
 
 def l2_arctic_fixture(root: Path, voice) -> Path:
