@@ -22,9 +22,12 @@ def test_adapter_file_holds_only_the_vectors_and_projections_come_from_the_seed(
     meta, tensors = espnet_peft.state.read_adapter_file(path)
     assert meta["config"]["projection_seed"] == CONF["projection_seed"]
     adapter = {k: v for k, v in tensors.items() if "vera" in k}
-    assert sorted({k.rsplit(".", 1)[1] for k in adapter}) == ["vera_lambda_b", "vera_lambda_d"]
+    assert sorted({k.rsplit(".", 1)[1] for k in adapter}) == \
+        ["projection_probe", "vera_lambda_b", "vera_lambda_d"]
     layers = list(espnet_peft.adapter_layers(model))
-    assert sum(v.numel() for v in adapter.values()) == sum(CONF["r"] + m.out_features for _, m in layers)
+    assert sum(v.numel() for k, v in adapter.items() if "lambda" in k) == \
+        sum(CONF["r"] + m.out_features for _, m in layers)
+    assert adapter["peft_shared.vera.projection_probe"].numel() == 16  # all that is kept of A/B
 
     again = copy.deepcopy(base_model)
     espnet_peft.load_adapter(again, path)
@@ -36,6 +39,19 @@ def test_adapter_file_holds_only_the_vectors_and_projections_come_from_the_seed(
     assert tuple(model.peft_shared.vera.vera_B.shape) == (20, CONF["r"])
     other = adapted_copy(base_model, "vera", projection_seed=CONF["projection_seed"] + 1)
     assert not torch.equal(other.peft_shared.vera.vera_A, model.peft_shared.vera.vera_A)
+
+
+def test_projections_from_another_random_stream_are_refused(base_model, inputs, tmp_path, monkeypatch):
+    model = adapted_copy(base_model, "vera")
+    path = espnet_peft.save_adapter(model, tmp_path / "vera.safetensors")
+    from espnet_peft.methods import vera
+
+    drawn = vera.seeded_kaiming_uniform
+    monkeypatch.setattr(vera, "seeded_kaiming_uniform", lambda shape, gen: drawn(shape, gen).flip(0))
+    other = copy.deepcopy(base_model)
+    espnet_peft.load_adapter(other, path)
+    with pytest.raises(espnet_peft.AdapterFileError, match="projection_seed=3 differ"):
+        other(inputs)
 
 
 def test_projections_outputs_and_gradients_match_peft(base_model, inputs):

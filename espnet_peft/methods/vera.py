@@ -16,6 +16,10 @@ a CPU ``torch.Generator`` seeded with the seed, A then B, each Kaiming-uniform
 among the targeted layers; ``tests/test_vera.py`` checks the two agree bit for bit.
 The shared pair lives once in the root model under ``peft_shared.vera`` as
 non-persistent buffers (they follow ``.to(device)`` but stay out of state dicts).
+What *is* saved is ``projection_probe``, a handful of their entries: before its first
+forward after a load, each layer checks that the regenerated A/B still agree with the
+probe, so a random-number stream that changed (another torch version or generator) is
+an error instead of an adapter silently applied to other projections.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from espnet_peft.layer import AdapterLinear, adapter_dropout
 from espnet_peft.registry import register_method
 
 SHARED_KEY = "vera"
+PROBE_SIZE = 8  # entries of A's first row and of B's first column that are saved
 
 
 @dataclass
@@ -71,6 +76,7 @@ class VeRAProjections(nn.Module):
         self.max_in = self.max_out = 0
         self.register_buffer("vera_A", torch.empty(r, 0), persistent=False)
         self.register_buffer("vera_B", torch.empty(0, r), persistent=False)
+        self.register_buffer("projection_probe", torch.zeros(2 * PROBE_SIZE))
 
     def include(self, in_features: int, out_features: int, device, dtype) -> None:
         if in_features <= self.max_in and out_features <= self.max_out:
@@ -81,6 +87,24 @@ class VeRAProjections(nn.Module):
         b = seeded_kaiming_uniform((self.max_out, self.r), generator)
         self.vera_A = a.to(device=device, dtype=dtype)
         self.vera_B = b.to(device=device, dtype=dtype)
+        self.projection_probe = self._probe().to(device=device, dtype=dtype)
+
+    def _probe(self) -> torch.Tensor:
+        return torch.cat([self.vera_A[0, :PROBE_SIZE], self.vera_B[:PROBE_SIZE, 0]]).float()
+
+    def verify(self) -> None:
+        """Refuse projections that differ from those the loaded adapter was trained with."""
+        from espnet_peft.state import AdapterFileError
+
+        saved, now = self.projection_probe.float(), self._probe()
+        # 1e-2 of the init bound absorbs bfloat16 storage; another stream differs by O(bound).
+        bound = float(now.abs().max()) if now.numel() else 0.0
+        if saved.shape != now.shape or (saved - now.to(saved.device)).abs().max() > 1e-2 * bound:
+            raise AdapterFileError(
+                f"VeRA: the projections regenerated from projection_seed={self.seed} differ from "
+                "those this adapter was trained with (its saved projection_probe); the random "
+                "number stream of this torch build differs from the training one, so the "
+                "adapter cannot be applied")
 
     def extra_repr(self) -> str:
         return f"r={self.r}, seed={self.seed}, A={self.max_in} wide, B={self.max_out} tall"
@@ -108,6 +132,10 @@ class VeRALinear(AdapterLinear):
         projections = shared[SHARED_KEY]
         projections.include(base.in_features, base.out_features, base.weight.device, base.weight.dtype)
         return cls(base, config, projections)
+
+    @torch.no_grad()
+    def prepare(self) -> None:
+        self.projections.verify()
 
     def _factors(self):
         p = self.projections
