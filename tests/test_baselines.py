@@ -262,10 +262,12 @@ E2E_ADAPTERS = {
 
 # Runs several entry-point calls in one interpreter: each ESPnet start costs 10-25 s.
 CALLS = """
-import json, sys, traceback
+import json, sys, time
 for module, argv in json.loads(sys.argv[1]):
+    start = time.time()
     try:
         __import__(module, fromlist=["main"]).main(argv)
+        print(f"CALL {module} {time.time() - start:.1f} s", flush=True)
     except Exception as e:
         print(f"CALL FAILED {module}: {type(e).__name__}: {e}", flush=True)
         if module != "espnet_peft.bin.merge":
@@ -330,8 +332,7 @@ def test_bitfit_bottleneck_semiorth_train_save_adapter_only_and_decode_with_espn
                 "--asr_train_config", str(out / "merged" / "config.yaml"),
                 "--asr_model_file", str(out / "merged" / "model.pth"),
                 "--output_dir", str(out / "decode_merged"), *decode_opts]))
-    _run_calls(train_calls)
-    proc = _run_calls(decode_calls)
+    proc = _run_calls(train_calls + decode_calls)
 
     n_utts = len((d / "wav.scp").read_text().splitlines())
     markers = {"bitfit": "bitfit_bias", "bottleneck": "peft_output_adapter", "semiorth": "semiorth_"}
