@@ -124,6 +124,15 @@ def test_counts_optimizer_steps_and_persists_the_schedule_state(base_model, inpu
     assert int(resumed.peft_shared.adalora.global_step) == 8
     assert sum(layer.rank for layer in layers(resumed).values()) == resumed.peft_shared.adalora.budget(8)[0]
 
+    # A deep copy has its own allocator over its own layers, and still follows its optimizer.
+    twin = copy.deepcopy(resumed)
+    assert twin.peft_shared.adalora.layers[0] is twin.blocks[0].linear_q
+    opt = torch.optim.SGD([p for _, p in espnet_peft.adapter_parameters(twin)], lr=0.01)
+    twin(inputs).pow(2).mean().backward()
+    opt.step()
+    assert int(twin.peft_shared.adalora.global_step) == 9
+    assert int(resumed.peft_shared.adalora.global_step) == 8
+
 
 def test_config_errors_name_the_field(base_model):
     def inject(**conf):
