@@ -48,14 +48,3 @@ class Rotation(nn.Module):
     @staticmethod
     def num_params(k: int, kind: str) -> int:
         return k * k if kind == "none" else k * (k - 1) // 2
-
-
-def canonical_svd(w: torch.Tensor):
-    """Thin SVD with a deterministic sign per singular pair: the largest-magnitude entry
-    of each left singular vector is made positive. Rotations learnt in this basis then
-    mean the same thing on every machine (CPU vs CUDA LAPACK may flip signs)."""
-    u, s, vh = torch.linalg.svd(w.float(), full_matrices=False)
-    idx = u.abs().argmax(dim=0)
-    sign = torch.sign(u.gather(0, idx[None, :]))[0]
-    sign[sign == 0] = 1
-    return u * sign, s, vh * sign[:, None]

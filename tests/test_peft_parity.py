@@ -37,11 +37,18 @@ def bn_stats(model):
 def test_outputs_and_gradients_match_peft(method, base_model, inputs):
     ours, theirs = build_pair(method, base_model)
     if method == "pissa":
-        # Same SVD-based initialisation on both sides: factors and residual weights agree.
-        peft_sd = peft.get_peft_model_state_dict(theirs)
-        for key, value in from_peft_state_dict(peft_sd).items():
-            torch.testing.assert_close(espnet_peft.adapter_state_dict(ours)[key], value,
-                                       atol=1e-5, rtol=1e-5)
+        # Same SVD-based initialisation on both sides: residual weights agree, and so do
+        # the factors up to the sign of each singular pair (ours fixes the signs
+        # canonically, peft keeps LAPACK's; flipping row i of A with column i of B leaves
+        # B @ A and the whole training trajectory unchanged).
+        mine, peft_sd = espnet_peft.adapter_state_dict(ours), from_peft_state_dict(
+            peft.get_peft_model_state_dict(theirs))
+        for key_a in [k for k in mine if k.endswith("lora_A")]:
+            key_b = key_a[:-1] + "B"
+            sign = torch.sign((mine[key_a] * peft_sd[key_a]).sum(1))
+            assert bool((sign != 0).all())
+            torch.testing.assert_close(mine[key_a], peft_sd[key_a] * sign[:, None], atol=1e-5, rtol=1e-5)
+            torch.testing.assert_close(mine[key_b], peft_sd[key_b] * sign[None, :], atol=1e-5, rtol=1e-5)
         torch.testing.assert_close(ours.blocks[0].w_1.weight,
                                    theirs.base_model.model.blocks[0].w_1.base_layer.weight,
                                    atol=1e-5, rtol=1e-5)

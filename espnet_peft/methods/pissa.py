@@ -20,6 +20,7 @@ import torch
 
 from espnet_peft.methods.lora import LoRAConfig, LowRankLinear
 from espnet_peft.registry import register_method
+from espnet_peft.svd import canonical_svd
 
 
 @dataclass
@@ -36,10 +37,9 @@ class PiSSALinear(LowRankLinear):
         self._weight_is_residual = False
 
     def _principal(self, w: torch.Tensor):
-        u, s, vh = torch.linalg.svd(w, full_matrices=False)
-        r = self.lora_A.shape[0]
-        s_r = s[:r] / self.scaling
-        return u[:, :r] * s_r.sqrt()[None, :], s_r.sqrt()[:, None] * vh[:r]
+        u, s, vh = canonical_svd(w, self.lora_A.shape[0])
+        s_r = s / self.scaling
+        return u * s_r.sqrt()[None, :], s_r.sqrt()[:, None] * vh
 
     @torch.no_grad()
     def init_from_base(self) -> None:

@@ -23,7 +23,8 @@ import torch.nn as nn
 
 from espnet_peft.config import AdapterConfigError
 from espnet_peft.layer import AdapterLinear
-from espnet_peft.rotation import Rotation, canonical_svd
+from espnet_peft.rotation import Rotation
+from espnet_peft.svd import canonical_svd
 
 
 def rank_from_fraction(in_features: int, out_features: int, k, k_fraction) -> int:
@@ -52,11 +53,10 @@ class SVDRotationLinear(AdapterLinear):
     @torch.no_grad()
     def prepare(self) -> None:
         w = self.weight.detach()
-        u, s, vh = canonical_svd(w)
-        k = self.k
-        self.u_k = u[:, :k].contiguous().to(w.dtype)
-        self.s_k = s[:k].contiguous().to(w.dtype)
-        self.v_k = vh[:k].t().contiguous().to(w.dtype)
+        u, s, vh = canonical_svd(w, self.k)
+        self.u_k = u.to(w.dtype)
+        self.s_k = s.to(w.dtype)
+        self.v_k = vh.t().contiguous().to(w.dtype)
 
     @staticmethod
     def _rotate(rot, n: int, k: int, device, dtype) -> torch.Tensor:
