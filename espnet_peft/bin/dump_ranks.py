@@ -100,7 +100,8 @@ def main(cmd=None):
     parser.add_argument("--adapter_file", help="a .safetensors adapter file (AdaLoRA without --config)")
     parser.add_argument("--task", choices=["asr", "s2t"], default="asr")
     parser.add_argument("--config", help="training config.yaml of the adapted model")
-    parser.add_argument("--model_file", help="checkpoint (.pth, full or adapter-only) or .safetensors adapter")
+    parser.add_argument("--model_file",
+                        help="checkpoint (.pth, full or adapter-only) or .safetensors adapter")
     parser.add_argument("--base_model_file", default=None,
                         help="pretrained base checkpoint (default: the config's init_param)")
     parser.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,

@@ -98,7 +98,8 @@ class AdaLoRAConfig(AdapterConfig):
                 "--adapter_conf '{\"total_step\": 1000}'")
         if isinstance(self.total_step, bool) or not isinstance(self.total_step, (int, float)) \
                 or int(self.total_step) != self.total_step or self.total_step < 1:
-            raise AdapterConfigError(f"adalora: total_step must be a positive integer, got {self.total_step!r}")
+            raise AdapterConfigError(
+                f"adalora: total_step must be a positive integer, got {self.total_step!r}")
         self.total_step = int(self.total_step)
         for name in ("tinit", "tfinal"):
             value = getattr(self, name)

@@ -121,7 +121,8 @@ class VeRALinear(AdapterLinear):
         # root model's ``peft_shared``.
         object.__setattr__(self, "projections", shared)
         dev, dt = base.weight.device, base.weight.dtype
-        self.vera_lambda_d = nn.Parameter(torch.full((config.r,), float(config.d_initial), device=dev, dtype=dt))
+        self.vera_lambda_d = nn.Parameter(
+            torch.full((config.r,), float(config.d_initial), device=dev, dtype=dt))
         self.vera_lambda_b = nn.Parameter(torch.zeros(self.out_features, device=dev, dtype=dt))
         self.vera_dropout = adapter_dropout(config.dropout)
 
