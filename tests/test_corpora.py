@@ -351,6 +351,47 @@ def test_cgn_recipe_data(tmp_path, voice):
     assert proc.returncode != 0 and "comp-<c>/vl/<recording>.ort.gz" in proc.stderr
 
 
+
+# ---- Common Voice -------------------------------------------------------------------
+
+def test_common_voice_recipe_data(tmp_path, voice):
+    """cv-corpus-<v>/en/{clips/*.mp3, train.tsv, dev.tsv, test.tsv} with an accents column."""
+    import numpy as np
+
+    en = tmp_path / "db" / "cv-corpus-17.0-2024-03-15" / "en"
+    (en / "clips").mkdir(parents=True)
+    header = "client_id\tpath\tsentence_id\tsentence\tsentence_domain\tup_votes\tdown_votes\tage\tgender\taccents\tvariant\tlocale\tsegment"
+    south_asia = "India and South Asia (India, Pakistan, Sri Lanka)"
+    rows = {  # split: [(client, clip n, sentence, accents)]
+        "train": [("a" * 64, 1, "It's 5 o'clock.", south_asia), ("b" * 64, 2, "Hello, world!", "United States English"),
+                  ("c" * 64, 3, "Well-known words.", f"{south_asia}|British English")],
+        "dev": [("d" * 64, 4, "A dev sentence.", south_asia), ("e" * 64, 5, "Another one.", "United States English")],
+        "test": [("f" * 64, 6, "Test me now.", south_asia), ("0" * 64, 7, "Native test.", "United States English")],
+    }
+    for split, items in rows.items():
+        lines = [header]
+        for client, n, sentence, accents in items:
+            clip = f"common_voice_en_{n}.mp3"
+            data, rate = sf.read(str(voice[n % 2]))
+            resampled = np.interp(np.arange(0, len(data), 16000 / 48000), np.arange(len(data)), data)
+            sf.write(str(en / "clips" / clip), resampled.astype("float32"), 48000, format="MP3")
+            lines.append("\t".join([client, clip, "x", sentence, "", "2", "0", "", "", accents, "", "en", ""]))
+        write(en / f"{split}.tsv", "\n".join(lines) + "\n")
+    assert sf.info(str(en / "clips/common_voice_en_1.mp3")).samplerate == 48000
+    data = tmp_path / "data"
+    proc = run_data_sh("common_voice", "--datadir", data, "--wav_dir", tmp_path / "wav", "--cv_dir", en.parent.parent)
+    assert proc.returncode == 0, proc.stderr
+    train = check_kaldi_dir(data / "cv_south_asia_train", 2)
+    assert train == {"cvaaaaaaaaaaaa-common_voice_en_1": "IT'S FIVE O'CLOCK",
+                     "cvcccccccccccc-common_voice_en_3": "WELL KNOWN WORDS"}
+    check_kaldi_dir(data / "cv_south_asia_dev", 1)
+    check_kaldi_dir(data / "cv_south_asia_test", 1)
+    assert check_kaldi_dir(data / "cv_us_test", 1) == {"cv000000000000-common_voice_en_7": "NATIVE TEST"}
+    # A release without the accent column is named as such.
+    write(en / "dev.tsv", "client_id\tpath\tsentence\n")
+    proc = run_data_sh("common_voice", "--datadir", tmp_path / "d2", "--cv_dir", en, "--source_domain", "none")
+    assert proc.returncode != 0 and "accents (or accent)" in proc.stderr
+
 # ---- base models --------------------------------------------------------------------
 
 def test_model_tables_agree_and_name_existing_architectures():
@@ -367,6 +408,6 @@ def test_model_tables_agree_and_name_existing_architectures():
             conf = yaml.safe_load((conf_dir / arch).read_text())
             assert conf["encoder"] == "e_branchformer" and conf["decoder"] == "transformer"
             assert conf["encoder_conf"]["output_size"] and conf["decoder_conf"]["num_blocks"]
-    for recipe in ("myst", "cmu_kids", "l2_arctic", "cgn"):
+    for recipe in ("myst", "cmu_kids", "ogi_kids", "l2_arctic", "cgn", "common_voice"):
         table = yaml.safe_load((ROOT / "egs2" / recipe / "peft1/conf/models.yaml").read_text())
         assert {k: (v["hf"], v["arch"]) for k, v in table.items()} == MODELS, recipe

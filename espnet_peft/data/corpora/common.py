@@ -20,7 +20,8 @@ Transcript normalisation (:func:`normalize_text`), in this order:
 Audio (:func:`prepare_audio`): stage 2 of ``peft.sh`` reads every file with soundfile
 and wants 16 kHz mono. A file that already is a 16 kHz mono WAV/FLAC is used in place
 (no copy: MyST's FLAC, LibriSpeech); anything else (CMU Kids' NIST SPHERE, L2-ARCTIC's
-44.1 kHz WAV) and every segment of a longer recording is converted with
+44.1 kHz WAV, Common Voice's MP3, which soundfile decodes first) and every segment of
+a longer recording is converted with
 ``sox -D <src> -r 16000 -c 1 -b 16 <wav_dir>/<utt>.wav [trim]`` once (an existing
 output is reused, so re-running is cheap).
 """
@@ -152,9 +153,24 @@ def _usable_in_place(path: str) -> bool:
     return info.samplerate == SAMPLE_RATE and info.channels == 1
 
 
+# Formats Debian's sox cannot read but libsndfile (soundfile) can: decoded to a
+# temporary WAV first (Common Voice's MP3).
+SOUNDFILE_DECODED = (".mp3",)
+
+
 def _convert(item: AudioItem, out: Path) -> None:
     tmp = out.with_name(out.name + ".tmp.wav")
-    cmd = ["sox", "-D", item.source, "-r", str(SAMPLE_RATE), "-c", "1", "-b", "16", str(tmp)]
+    source = item.source
+    if Path(source).suffix.lower() in SOUNDFILE_DECODED:
+        import soundfile as sf
+
+        source = str(out.with_name(out.name + ".decoded.wav"))
+        try:
+            audio, rate = sf.read(item.source, dtype="float32")
+        except Exception as e:
+            raise RuntimeError(f"soundfile could not decode {item.source} for utterance {item.utt_id}: {e}")
+        sf.write(source, audio, rate, subtype="PCM_16")
+    cmd = ["sox", "-D", source, "-r", str(SAMPLE_RATE), "-c", "1", "-b", "16", str(tmp)]
     if item.start is not None:
         cmd += ["trim", f"{item.start:.3f}", f"={item.end:.3f}"]
     proc = subprocess.run(cmd, capture_output=True, text=True)
@@ -162,6 +178,8 @@ def _convert(item: AudioItem, out: Path) -> None:
         tmp.unlink(missing_ok=True)
         raise RuntimeError(f"sox could not convert {item.source} for utterance {item.utt_id}: "
                            f"{proc.stderr.strip()}")
+    if source != item.source:
+        Path(source).unlink(missing_ok=True)
     tmp.replace(out)
 
 
