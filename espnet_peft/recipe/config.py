@@ -28,8 +28,12 @@ RUN_SPECIFIC_KEYS = (
     # written into config.yaml by ESPnet but not options of its parser
     "required", "version", "distributed",
 )
-# adapter_conf keys worth putting into an experiment name, in this order.
-TAG_KEYS = ("r", "alpha", "k", "k_fraction", "rotation", "budget_ratio", "l1_weight")
+# adapter_conf keys worth putting into an experiment name, in this order, with the
+# label the name uses (the key itself unless given; labels have no "_").
+TAG_KEYS = ("r", "alpha", "k", "k_fraction", "rotation", "budget_ratio", "l1_weight",
+            "init_r", "target_r", "top_k_layers", "bottleneck_dim", "rank_fraction")
+TAG_LABELS = {"init_r": "rinit", "target_r": "rtarget", "top_k_layers": "top",
+              "bottleneck_dim": "dim", "rank_fraction": "rank"}
 
 
 def deep_merge(base: Dict[str, Any], override: Dict[str, Any]) -> Dict[str, Any]:
@@ -88,7 +92,8 @@ def experiment_tag(conf: Dict[str, Any]) -> str:
     if conf.get("use_adapter"):
         name = str(conf.get("adapter"))
         adapter_conf = conf.get("adapter_conf") or {}
-        parts = [name] + [f"{k}{_fmt(adapter_conf[k])}" for k in TAG_KEYS if k in adapter_conf]
+        parts = [name] + [f"{TAG_LABELS.get(k, k)}{_fmt(adapter_conf[k])}" for k in TAG_KEYS
+                          if k in adapter_conf]
     else:
         parts = ["full"]
     lr = (conf.get("optim_conf") or {}).get("lr")
