@@ -14,7 +14,7 @@ import espnet_peft
 from espnet_peft.config import AdapterConfigError
 from espnet_peft.inject import adapted_model_size
 from espnet_peft.layer import OUTPUT_ADAPTER_ATTR
-from conftest import TARGETS, TinyModel, adapted_copy, perturb_adapters
+from conftest import TinyModel, adapted_copy, perturb_adapters
 
 
 # ----- semiorth ------------------------------------------------------------------------
@@ -75,7 +75,7 @@ def test_bitfit_equals_training_the_biases_directly(base_model, inputs):
     plain = copy.deepcopy(base_model)
     for p in plain.parameters():
         p.requires_grad = False
-    biased = [n for n in ("linear_q", "w_1", "w_2")]
+    biased = ("linear_q", "w_1", "w_2")  # linear_v has no bias
     for b in plain.blocks:
         for n in biased:
             getattr(b, n).bias.requires_grad = True
