@@ -180,6 +180,23 @@ def test_missing_or_misplaced_corpus_is_named(tmp_path, voice):
     assert "expected train, development, test" in proc.stderr and "Traceback" not in proc.stderr
 
 
+
+def test_myst_recipe_through_peft_sh_stage_2(tmp_path, voice):
+    """run.sh -> peft.sh stages 1-2: the data directories pass the recipe's own audio and
+    transcript checks (espnet_peft.recipe.format_data) into dump/raw."""
+    corpus = myst_fixture(tmp_path / "myst", voice)
+    libri = librispeech_fixture(tmp_path / "libri", voice)
+    env = {k: v for k, v in os.environ.items() if k not in ("MYST", "LIBRISPEECH")}
+    env.update(MYST=str(corpus), LIBRISPEECH=str(libri), PYTHON=sys.executable)
+    proc = subprocess.run(
+        ["./run.sh", "--stop_stage", "2", "--datadir", str(tmp_path / "data"), "--dumpdir", str(tmp_path / "dump"),
+         "--expdir", str(tmp_path / "exp"), "--local_data_opts", f"--wav_dir {tmp_path / 'wav'}"],
+        cwd=ROOT / "egs2/myst/peft1", env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for name, n in (("myst_train", 3), ("myst_dev", 2), ("myst_test", 2), ("librispeech_test", 2)):
+        assert f"{tmp_path / 'dump/raw' / name}: {n} utterances checked" in proc.stdout
+        assert len(read_table(tmp_path / "dump/raw" / name / "utt2num_samples")) == n
+
 # ---- CMU Kids -----------------------------------------------------------------------
 
 def cmu_kids_fixture(root: Path, voice) -> Path:
