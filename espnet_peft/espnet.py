@@ -99,7 +99,7 @@ def read_fingerprint(exp_dir: Path):
 
 def write_run_summary(model, trainer_options, output_dir: Path, wall_s: float) -> None:
     """``peft_summary.json``: what the results table reports about a training run."""
-    from espnet_peft.inject import count_parameters
+    from espnet_peft.inject import added_parameter_count, count_parameters
 
     trainable, total = count_parameters(model)
     adapter = str(getattr(trainer_options, "adapter", "")) if getattr(trainer_options, "use_adapter", False) else ""
@@ -107,7 +107,7 @@ def write_run_summary(model, trainer_options, output_dir: Path, wall_s: float) -
         "method": adapter.replace("espnet_peft.", "") if adapter else "full",
         "trainable_params": trainable,
         "total_params": total,
-        "base_params": total - sum(p.numel() for _, p in adapter_parameters(model)),
+        "base_params": total - added_parameter_count(model),
         "train_wall_s": round(wall_s, 1),
         "max_epoch": trainer_options.max_epoch,
         "peak_cpu_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),

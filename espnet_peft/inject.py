@@ -215,6 +215,14 @@ def count_parameters(model: nn.Module) -> Tuple[int, int]:
     return sum(p.numel() for p in params if p.requires_grad), sum(p.numel() for p in params)
 
 
+def added_parameter_count(model: nn.Module) -> int:
+    """Parameters the adapters add to the base model (base tensors trained in place --
+    full fine-tuning, BitFit's norm biases -- are part of the base, not added)."""
+    in_place = tuple(getattr(model, "_peft_in_place", ()))
+    return sum(p.numel() for n, p in adapter_parameters(model)
+               if not any(n == q or n.startswith(q + ".") for q in in_place))
+
+
 def adapted_model_size(model: nn.Module) -> int:
     """Parameters the adapted model computes with: all of them, less the frozen weights
     that an adapter replaced (semiorth keeps W0 only for state-dict compatibility)."""

@@ -255,6 +255,7 @@ def test_bottleneck_on_hf_wav2vec2():
 # ----- end to end through ESPnet -------------------------------------------------------
 
 E2E_ADAPTERS = {
+    "full": {},
     "bitfit": {},
     "bottleneck": {"top_k_layers": 1, "bottleneck_dim": 8, "sub_blocks": ["attention", "feed_forward"]},
     "semiorth": {"rank_fraction": 0.5},
@@ -290,11 +291,12 @@ def _run_calls(calls):
 
 @pytest.mark.skipif(__import__("shutil").which("espeak-ng") is None or __import__("shutil").which("sox") is None,
                     reason="needs espeak-ng and sox (apt-get install espeak-ng sox)")
-def test_bitfit_bottleneck_semiorth_train_save_adapter_only_and_decode_with_espnet(tmp_path):
+def test_baselines_train_save_adapter_only_and_decode_with_espnet(tmp_path):
     """One training step per method through ``espnet_peft.bin.asr_train`` with
     ``--save_strategy adapter_only``, decoding through ``espnet_peft.bin.asr_inference``
-    (base from the config's init_param); bitfit and semiorth also merge into a plain
-    model that ESPnet's own decoder decodes identically, bottleneck refuses to merge."""
+    (base from the config's init_param); full, bitfit and semiorth also merge into a
+    plain model that ESPnet's own decoder decodes identically, bottleneck refuses to
+    merge. (``full`` as a method: its adapter-only checkpoint is the whole model.)"""
     import yaml
 
     from espnet_peft.bin.count_params import build_base
@@ -336,12 +338,18 @@ def test_bitfit_bottleneck_semiorth_train_save_adapter_only_and_decode_with_espn
 
     n_utts = len((d / "wav.scp").read_text().splitlines())
     markers = {"bitfit": "bitfit_bias", "bottleneck": "peft_output_adapter", "semiorth": "semiorth_"}
+    n_base = sum(p.numel() for p in base.parameters())
     for method in E2E_ADAPTERS:
         out = tmp_path / method
         state = torch.load(out / "valid.loss.best.pth", weights_only=True)
-        assert not base_params & set(state), (method, sorted(base_params & set(state))[:5])
-        adapter = {k: v for k, v in state.items() if markers[method] in k}
-        assert adapter, (method, sorted(state)[:10])
+        summary = json.loads((out / "peft_summary.json").read_text())
+        assert summary["method"] == method and summary["base_params"] == n_base, summary
+        if method == "full":
+            assert base_params <= set(state) and summary["trainable_params"] == n_base
+        else:
+            assert not base_params & set(state), (method, sorted(base_params & set(state))[:5])
+            adapter = {k: v for k, v in state.items() if markers[method] in k}
+            assert adapter, (method, sorted(state)[:10])
         if method == "bitfit":  # zero at start: one step moved them
             assert any(v.abs().sum() > 0 for v in adapter.values())
         hyps = read_hyps(out / "decode")
