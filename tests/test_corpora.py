@@ -428,3 +428,29 @@ def test_model_tables_agree_and_name_existing_architectures():
     for recipe in ("myst", "cmu_kids", "ogi_kids", "l2_arctic", "cgn", "common_voice"):
         table = yaml.safe_load((ROOT / "egs2" / recipe / "peft1/conf/models.yaml").read_text())
         assert {k: (v["hf"], v["arch"]) for k, v in table.items()} == MODELS, recipe
+
+
+def test_medium_architecture_layers_behind_the_ssvd_count(tmp_path):
+    """The OWSM v3.1 medium shapes (d = 1024, 4096 units) with one block each side: the
+    SSVD 40 % count of README's 31.9M check, layer by layer (k = 409 per 1024-wide
+    layer, 83,845 parameters; the tiny output layers here have k = int(0.4 x 64) = 25)."""
+    import yaml
+
+    import espnet_peft
+    from espnet_peft.bin.count_params import build_base
+
+    conf = yaml.safe_load((ROOT / "egs2/TEMPLATE/peft1/conf/owsm_v3.1_medium_arch.yaml").read_text())
+    conf["encoder_conf"]["num_blocks"] = conf["decoder_conf"]["num_blocks"] = 1
+    conf["vocab_size"] = 64
+    (tmp_path / "arch.yaml").write_text(yaml.safe_dump(conf))
+    model = build_base("s2t", str(tmp_path / "arch.yaml"))
+    targets = ["linear_q", "linear_k", "linear_v", "linear_out", "w_1", "w_2",
+               "channel_proj1.0", "channel_proj2", "merge_proj", "output_layer", "ctc_lo"]
+    espnet_peft.inject_adapters(model, "ssvd", k_fraction=0.4, target_modules=targets)
+    espnet_peft.mark_only_adapters_trainable(model)
+    layers = {name for name, _ in espnet_peft.adapter_layers(model)}
+    # encoder block: 4 attention + 2 x 2 (macaron) feed-forward + cgMLP 2 + merge 1; decoder block 4 + 4 + 2
+    assert len(layers) == 11 + 10 + 2
+    assert any(n.endswith("cgmlp.channel_proj1.0") for n in layers) and any(n.endswith("merge_proj") for n in layers)
+    trainable, _ = espnet_peft.count_parameters(model)
+    assert trainable == 21 * (409 * 408 // 2 + 409) + 2 * (25 * 24 // 2 + 25)
