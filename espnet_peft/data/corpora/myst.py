@@ -35,6 +35,8 @@ from pathlib import Path
 from espnet_peft.data.corpora import common
 
 PARTITIONS = {"train": "train", "dev": "development", "test": "test"}
+# Utterances per split after the SSVD paper's filtering (arXiv 2509.02830).
+PAPER_COUNTS = {"train": 55703, "dev": 9047, "test": 10328}
 MARKUP = (r"<[^<>]*>", r"\[[^\[\]]*\]", r"\{[^{}]*\}", r"\+[^+]*\+", r"\([^()]*\)")
 log = logging.getLogger("espnet_peft.data.corpora.myst")
 
@@ -88,7 +90,12 @@ def prepare(corpus_dir, data_dir, domain: str = "myst", wav_dir="wav", nj: int =
         audio = common.prepare_audio([common.AudioItem(u, str(f)) for u, _, _, f in entries],
                                      Path(wav_dir) / domain, nj)
         splits[split] = common.utterances(((u, s, t) for u, s, t, _ in entries), audio)
-    return common.write_splits(data_dir, domain, splits, "MyST")
+    counts = common.write_splits(data_dir, domain, splits, "MyST")
+    if filter_list or keep_list:
+        log.info("MyST after filtering: %s (the SSVD paper: %s)",
+                 "/".join(f"{counts[s]:,}" for s in common.SPLITS),
+                 "/".join(f"{PAPER_COUNTS[s]:,}" for s in common.SPLITS))
+    return counts
 
 
 def main(argv=None):
