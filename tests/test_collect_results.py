@@ -159,7 +159,7 @@ def _latex_problems(tex: str):
     if depth:
         problems.append("unbalanced {")
     allowed = {"begin", "end", "centering", "caption", "label", "toprule", "midrule", "bottomrule",
-               "cmidrule", "multicolumn", "textit", "alpha", "par", "smallskip", "footnotesize",
+               "cmidrule", "multicolumn", "textit", "alpha", "mathrm", "par", "smallskip", "footnotesize",
                "usepackage", "textbackslash", "textasciitilde", "textasciicircum"}
     commands = set(re.findall(r"\\([A-Za-z]+)", tex.replace("\\\\", " ")))  # "\\" is a line break
     problems += [f"command \\{c} needs a package" for c in commands - allowed]

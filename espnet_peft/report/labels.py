@@ -12,7 +12,11 @@ METHOD_NAMES = {"zero_shot": "zero-shot", "full": "full fine-tuning", "lora": "L
 HP_NAMES = {"r": ("r", "r", "$r$"), "alpha": ("alpha", "α", r"$\alpha$"), "k": ("k", "k", "$k$"),
             "k_fraction": ("k", "k", "$k$"), "rotation": ("rotation", "rotation", "rotation"),
             "budget_ratio": ("outer", "outer", "outer"), "l1_weight": ("l1", "L1", "L1"),
-            "lr": ("lr", "lr", "lr")}
+            "init_r": ("r_init", "r_init", r"$r_\mathrm{init}$"),
+            "target_r": ("r_target", "r_target", r"$r_\mathrm{target}$"),
+            "top_k_layers": ("top", "top layers", "top layers"), "bottleneck_dim": ("dim", "dim", "dim"),
+            "rank_fraction": ("rank", "rank", "rank"), "lr": ("lr", "lr", "lr")}
+FRACTIONS = ("k_fraction", "rank_fraction")  # shown as percentages
 
 
 def method_name(method: str) -> str:
@@ -20,7 +24,7 @@ def method_name(method: str) -> str:
 
 
 def _value(key: str, value, percent: str) -> str:
-    if key == "k_fraction" and isinstance(value, (int, float)):
+    if key in FRACTIONS and isinstance(value, (int, float)):
         return f"{100 * value:g}{percent}"
     return f"{value:g}" if isinstance(value, float) else str(value)
 
@@ -34,7 +38,7 @@ def hp_text(hp: Dict[str, object], style: str = "unicode") -> str:
     for key, value in hp.items():
         name = HP_NAMES.get(key, (key, key, latex_escape(key)))[index]
         text = _value(key, value, percent)
-        parts.append(f"{name}={latex_escape(text) if style == 'latex' and key != 'k_fraction' else text}")
+        parts.append(f"{name}={latex_escape(text) if style == 'latex' and key not in FRACTIONS else text}")
     return ", ".join(parts)
 
 
