@@ -67,6 +67,32 @@ def test_semiorth_stays_semi_orthogonal_under_training(base_model, inputs):
     assert all(torch.equal(m.semiorth_V, b) for m, b in zip(layers, before))
 
 
+def test_semiorth_with_lora_on_frozen_factors(base_model, inputs, tmp_path):
+    model = adapted_copy(base_model, "semiorth", rank=3, train_factors=False, lora_r=2, lora_alpha=4.0)
+    truncated = adapted_copy(base_model, "semiorth", rank=3)
+    torch.testing.assert_close(model(inputs), truncated(inputs))  # B = 0 at start
+    espnet_peft.mark_only_adapters_trainable(model)
+    layer = model.blocks[0].w_1
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert "blocks.0.w_1.lora_A" in trainable and "blocks.0.w_1.semiorth_U" not in trainable
+    assert {"blocks.0.w_1.semiorth_U", "blocks.0.w_1.semiorth_V"} <= set(espnet_peft.adapter_state_dict(model))
+    assert espnet_peft.count_parameters(model)[0] == sum(2 * (m.in_features + m.out_features)
+                                                         for _, m in espnet_peft.adapter_layers(model))
+    perturb_adapters(model)
+    expected = model(inputs)
+    assert not torch.allclose(expected, truncated(inputs), atol=1e-3)
+    x = torch.randn(4, 12)
+    w = layer.semiorth_U @ layer.semiorth_V + 2.0 * layer.lora_B @ layer.lora_A
+    torch.testing.assert_close(layer(x), x @ w.t() + layer.bias, atol=1e-5, rtol=1e-5)
+    again = copy.deepcopy(base_model)
+    espnet_peft.load_adapter(again, espnet_peft.save_adapter(model, tmp_path / "a.safetensors"))
+    torch.testing.assert_close(again(inputs), expected)
+    plain = espnet_peft.merge_and_unload(model)
+    torch.testing.assert_close(plain(inputs), expected, atol=1e-5, rtol=1e-5)
+    with pytest.raises(AdapterConfigError, match="nothing to train"):
+        adapted_copy(base_model, "semiorth", train_factors=False)
+
+
 # ----- bitfit --------------------------------------------------------------------------
 
 def test_bitfit_equals_training_the_biases_directly(base_model, inputs):

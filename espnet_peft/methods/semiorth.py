@@ -20,9 +20,14 @@ The frozen W0 stays in the module only so that state-dict keys and ``--init_para
 loading are unchanged; the adapted model does not use it (``replaces_weight``):
 ``espnet_peft.inject.adapted_model_size`` counts the model without it. Merging writes
 U V into ``weight`` (a plain model of the base architecture, decodable without this
-package; unmerge restores W0). LoRA on top of the factorised model is not offered:
-one method per model (train semiorth, merge, then inject LoRA into the merged model
-through the Python API -- the merged model is dense again).
+package; unmerge restores W0).
+
+LoRA on top (``lora_r`` > 0): ``W = U V + (lora_alpha / lora_r) B A`` with A
+Kaiming-uniform, B = 0, trained with the factors, or alone with ``train_factors: false``
+(U and V then stay at their SVD values; they are buffers, saved with the adapter but
+never trained or re-orthogonalised). Both in one run: a two-stage schedule (factors
+first, LoRA later) would start the second run from the first run's factors, which
+this method does not load.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from espnet_peft.config import AdapterConfig, AdapterConfigError
-from espnet_peft.layer import AdapterLinear
+from espnet_peft.layer import AdapterLinear, kaiming_uniform_
 from espnet_peft.registry import register_method
 
 
@@ -47,6 +52,9 @@ class SemiOrthConfig(AdapterConfig):
     rank: int = 0
     rank_fraction: float = 0.15
     orth_tol: float = 1e-4
+    train_factors: bool = True
+    lora_r: int = 0
+    lora_alpha: float = 16.0
 
     def validate(self) -> None:
         super().validate()
@@ -57,6 +65,11 @@ class SemiOrthConfig(AdapterConfig):
             raise AdapterConfigError(f"rank_fraction must be in (0, 1], got {self.rank_fraction!r}")
         if self.orth_tol <= 0:
             raise AdapterConfigError(f"orth_tol must be > 0, got {self.orth_tol!r}")
+        if int(self.lora_r) != self.lora_r or self.lora_r < 0:
+            raise AdapterConfigError(f"lora_r must be a non-negative integer, got {self.lora_r!r}")
+        self.lora_r = int(self.lora_r)
+        if not self.train_factors and not self.lora_r:
+            raise AdapterConfigError("train_factors: false leaves nothing to train; set lora_r > 0")
 
 
 @torch.no_grad()
@@ -92,9 +105,24 @@ class SemiOrthLinear(AdapterLinear):
         self.rank = r
         self.orth_tol = config.orth_tol
         dev, dt = base.weight.device, base.weight.dtype
-        self.semiorth_U = nn.Parameter(torch.zeros(self.out_features, r, device=dev, dtype=dt))
-        self.semiorth_V = nn.Parameter(torch.zeros(r, self.in_features, device=dev, dtype=dt))
+        u = torch.zeros(self.out_features, r, device=dev, dtype=dt)
+        v = torch.zeros(r, self.in_features, device=dev, dtype=dt)
+        if config.train_factors:
+            self.semiorth_U, self.semiorth_V = nn.Parameter(u), nn.Parameter(v)
+        else:  # frozen, but part of the adapter (the base holds only W0)
+            self.register_buffer("semiorth_U", u)
+            self.register_buffer("semiorth_V", v)
         self._v_version = -1
+        self.lora_r = config.lora_r
+        if self.lora_r:
+            if self.lora_r > self.max_rank:
+                raise AdapterConfigError(
+                    f"semiorth: lora_r={self.lora_r} exceeds the rank of a "
+                    f"{self.out_features}x{self.in_features} layer")
+            self.lora_A = nn.Parameter(kaiming_uniform_(torch.empty(self.lora_r, self.in_features, device=dev, dtype=dt)))
+            self.lora_B = nn.Parameter(torch.zeros(self.out_features, self.lora_r, device=dev, dtype=dt))
+            self.lora_scaling = config.lora_alpha / self.lora_r
+            self.adapter_tensor_names = self.adapter_tensor_names + ("lora_A", "lora_B")
 
     @torch.no_grad()
     def init_from_base(self) -> None:
@@ -108,17 +136,28 @@ class SemiOrthLinear(AdapterLinear):
             self._ensure_prepared()
         if self.merged:
             return F.linear(x, self.weight, self.bias)
-        if self.training and self.semiorth_V._version != self._v_version:
-            constrain_semi_orthogonal_(self.semiorth_V, self.orth_tol)
-            self._v_version = self.semiorth_V._version
-        return F.linear(F.linear(x, self.semiorth_V), self.semiorth_U, self.bias)
+        v = self.semiorth_V
+        if self.training and isinstance(v, nn.Parameter) and v._version != self._v_version:
+            constrain_semi_orthogonal_(v, self.orth_tol)
+            self._v_version = v._version
+        out = F.linear(F.linear(x, v), self.semiorth_U, self.bias)
+        if self.lora_r:
+            out = out + (x @ self.lora_A.t()) @ self.lora_B.t() * self.lora_scaling
+        return out
+
+    def factorised_weight(self) -> torch.Tensor:
+        """The dense weight this layer computes with: U V (+ the LoRA update)."""
+        w = self.semiorth_U @ self.semiorth_V
+        if self.lora_r:
+            w = w + (self.lora_B @ self.lora_A) * self.lora_scaling
+        return w
 
     def delta_weight(self) -> torch.Tensor:
-        return self.semiorth_U @ self.semiorth_V - self.weight
+        return self.factorised_weight() - self.weight
 
     def _fold_into_weight(self) -> None:
         self._w0 = self.weight.data.clone()
-        self.weight.data.copy_((self.semiorth_U @ self.semiorth_V).to(self.weight.dtype))
+        self.weight.data.copy_(self.factorised_weight().to(self.weight.dtype))
 
     def _unfold_from_weight(self) -> None:
         self.weight.data.copy_(self._w0)
