@@ -25,9 +25,9 @@ package; unmerge restores W0).
 LoRA on top (``lora_r`` > 0): ``W = U V + (lora_alpha / lora_r) B A`` with A
 Kaiming-uniform, B = 0, trained with the factors, or alone with ``train_factors: false``
 (U and V then stay at their SVD values; they are buffers, saved with the adapter but
-never trained or re-orthogonalised). Both in one run: a two-stage schedule (factors
-first, LoRA later) would start the second run from the first run's factors, which
-this method does not load.
+never trained or re-orthogonalised). Everything happens in one run: a two-stage
+schedule (factors first, then LoRA on those trained factors) would need the second run
+to start from the first run's factors, which this method does not load.
 """
 
 from __future__ import annotations
