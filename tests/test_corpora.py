@@ -369,6 +369,39 @@ def test_cgn_recipe_data(tmp_path, voice):
 
 
 
+
+# ---- AESRC2020 ----------------------------------------------------------------------
+
+def test_aesrc2020_recipe_data(tmp_path, voice):
+    """<Accent> English Speech Data/<speaker>/<utterance>.{wav,txt}"""
+    root = tmp_path / "AESRC2020"
+    plan = {"Indian English Speech Data": ["G00001", "G00002", "G00003"],
+            "American English Speech Data": ["G10001", "G10002", "G10003"],
+            "British English Speech Data": ["G20001"]}
+    for accent, speakers in plan.items():
+        for i, spk in enumerate(speakers):
+            for j in (1, 2):
+                audio(voice[(i + j) % 2], root / accent / spk / f"{spk}S{j:04d}.wav")
+                write(root / accent / spk / f"{spk}S{j:04d}.txt", "Mr. Smith's car is on Main St.-ok?\n")
+    audio(voice[0], root / "Indian English Speech Data" / "G00001" / "G00001S0009.wav")   # no .txt
+    lists = tmp_path / "lists"
+    write(lists / "train.list", "IND-G00001-G00001S0001\nIND-G00001-G00001S0002\nUS-G10001-G10001S0001\n")
+    write(lists / "dev.list", "IND-G00002-G00002S0001\nUS-G10002-G10002S0001\n")
+    write(lists / "test.list", "IND-G00003-G00003S0001\nIND-G00003-G00003S0002\nUS-G10003-G10003S0002\n")
+    data = tmp_path / "data"
+    proc = run_data_sh("aesrc2020", "--datadir", data, "--wav_dir", tmp_path / "wav", "--aesrc_dir", root,
+                       "--split_dir", lists)
+    assert proc.returncode == 0, proc.stderr
+    train = check_kaldi_dir(data / "aesrc_accented_train", 2)
+    assert train["IND-G00001-G00001S0001"] == "MR SMITH'S CAR IS ON MAIN ST OK"
+    assert read_table(data / "aesrc_accented_train" / "utt2spk")["IND-G00001-G00001S0002"] == "IND-G00001"
+    check_kaldi_dir(data / "aesrc_accented_dev", 1)
+    check_kaldi_dir(data / "aesrc_accented_test", 2)
+    assert set(check_kaldi_dir(data / "aesrc_us_test", 1)) == {"US-G10003-G10003S0002"}
+    proc = run_data_sh("aesrc2020", "--datadir", tmp_path / "d2", "--aesrc_dir", root, "--target_accents", "KR",
+                       "--source_domain", "none")
+    assert proc.returncode != 0 and "Korean Speaking English Speech Data" in proc.stderr
+
 # ---- Common Voice -------------------------------------------------------------------
 
 def test_common_voice_recipe_data(tmp_path, voice):
@@ -425,7 +458,7 @@ def test_model_tables_agree_and_name_existing_architectures():
             conf = yaml.safe_load((conf_dir / arch).read_text())
             assert conf["encoder"] == "e_branchformer" and conf["decoder"] == "transformer"
             assert conf["encoder_conf"]["output_size"] and conf["decoder_conf"]["num_blocks"]
-    for recipe in ("myst", "cmu_kids", "ogi_kids", "l2_arctic", "cgn", "common_voice"):
+    for recipe in ("myst", "cmu_kids", "ogi_kids", "l2_arctic", "aesrc2020", "cgn", "common_voice"):
         table = yaml.safe_load((ROOT / "egs2" / recipe / "peft1/conf/models.yaml").read_text())
         assert {k: (v["hf"], v["arch"]) for k, v in table.items()} == MODELS, recipe
 

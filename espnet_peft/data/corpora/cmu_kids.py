@@ -74,22 +74,12 @@ def scan(root: Path, text_source: str):
     return entries
 
 
-def assign_splits(entries, split_dir=None) -> dict:
-    if split_dir:
-        lists = {s: common.read_id_list(Path(split_dir) / f"{s}.list") for s in common.SPLITS}
-        return {s: [e for e in entries if e[0] in ids] for s, ids in lists.items()}
-    speakers = sorted({e[1] for e in entries})
-    role = {spk: "test" if i % 10 == 0 else "dev" if i % 10 == 5 else "train"
-            for i, spk in enumerate(speakers)}
-    return {s: [e for e in entries if role[e[1]] == s] for s in common.SPLITS}
-
-
 def prepare(corpus_dir, data_dir, domain: str = "cmu_kids", wav_dir="wav", nj: int = 1,
             text_source: str = "prompt", split_dir=None):
     if text_source not in ("prompt", "trans"):
         raise ValueError(f"--text_source must be prompt or trans, got {text_source!r}")
     root = common.find_root(corpus_dir, ["kids", "tables/sentence.tbl"], ["cmu_kids"], "CMU Kids")
-    by_split = assign_splits(scan(root, text_source), split_dir)
+    by_split = common.assign_splits(scan(root, text_source), split_dir)
     splits = {}
     for split, entries in by_split.items():
         audio = common.prepare_audio([common.AudioItem(u, str(f)) for u, _, _, f in entries],

@@ -84,6 +84,19 @@ def read_id_list(path) -> set:
     return ids
 
 
+def assign_splits(entries, split_dir=None) -> Dict[str, list]:
+    """Entries ``(utt_id, speaker, ...)`` -> {split: entries}. With ``split_dir``: the ids
+    listed in its ``train.list``, ``dev.list``, ``test.list``. Without: speaker-disjoint and
+    deterministic -- speakers sorted, index % 10 == 0 to test, == 5 to dev, the rest train."""
+    if split_dir:
+        lists = {s: read_id_list(Path(split_dir) / f"{s}.list") for s in SPLITS}
+        return {s: [e for e in entries if e[0] in ids] for s, ids in lists.items()}
+    speakers = sorted({e[1] for e in entries})
+    role = {spk: "test" if i % 10 == 0 else "dev" if i % 10 == 5 else "train"
+            for i, spk in enumerate(speakers)}
+    return {s: [e for e in entries if role[e[1]] == s] for s in SPLITS}
+
+
 # ---- text ---------------------------------------------------------------------------
 
 _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u02bc": "'", "`": "'",

@@ -22,7 +22,6 @@ import logging
 from pathlib import Path
 
 from espnet_peft.data.corpora import common
-from espnet_peft.data.corpora.cmu_kids import assign_splits
 
 log = logging.getLogger("espnet_peft.data.corpora.ogi_kids")
 
@@ -64,7 +63,7 @@ def scan(root: Path):
 def prepare(corpus_dir, data_dir, domain: str = "ogi_kids", wav_dir="wav", nj: int = 1, split_dir=None):
     root = common.find_root(corpus_dir, ["speech/scripted", "docs/all.map"], ["cslu_kids"], "OGI Kids")
     splits = {}
-    for split, entries in assign_splits(scan(root), split_dir).items():
+    for split, entries in common.assign_splits(scan(root), split_dir).items():
         audio = common.prepare_audio([common.AudioItem(u, str(f)) for u, _, _, f in entries],
                                      Path(wav_dir) / domain, nj)
         splits[split] = common.utterances(((u, s, t) for u, s, t, _ in entries), audio)
