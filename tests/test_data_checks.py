@@ -114,3 +114,17 @@ def test_token_check_stops_or_drops_the_utterances(tmp_path):
     assert tokens.check_dirs([d], tmp_path / "tok/bpe.model", "skip") == 1
     assert (d / "wav.scp").read_text() == "s1-a a.wav\n" and (d / "spk2utt").read_text() == "s1 s1-a\n"
     assert "s1-b\t" in (d / "skipped").read_text()
+
+
+def test_bpe_covers_target_characters_and_test_sets_are_only_reported(tmp_path, capsys):
+    src = tmp_path / "src_text"
+    src.write_text("".join(f"u{i} the cat sat on the mat\n" for i in range(40)))
+    tgt = tmp_path / "tgt_text"
+    tgt.write_text("t1 a quiz\n")
+    tokens.train_bpe(src, tmp_path / "tok", vocab_size=25, cover_texts=[tgt])
+    assert tokens.check_coverage(tgt, tmp_path / "tok/bpe.model") == {}
+    test = tmp_path / "test"
+    test.mkdir()
+    (test / "text").write_text("x1 the jam\n")
+    assert tokens.check_dirs([], tmp_path / "tok/bpe.model", "stop", report_only=[test]) == 0
+    assert "x1: " in capsys.readouterr().err and (test / "text").read_text() == "x1 the jam\n"

@@ -133,16 +133,20 @@ if run_stage 3; then
     elif [ -s "${token_list}" ]; then
         log "stage 3: ${token_list} exists; skipping"
     else
-        log "stage 3: BPE (${bpemode}, ${nbpe}) on ${source_domain}_train"
+        log "stage 3: BPE (${bpemode}, ${nbpe}) on ${source_domain}_train (+ the characters of ${target_domains// /, } train)"
         "${python}" -m espnet_peft.recipe.tokens --text "${dumpdir}/raw/${source_domain}_train/text" \
-            --out_dir "${token_dir}" --vocab_size "${nbpe}" --model_type "${bpemode}"
+            --out_dir "${token_dir}" --vocab_size "${nbpe}" --model_type "${bpemode}" \
+            $(for d in ${target_domains}; do printf -- '--cover_text %s ' "${dumpdir}/raw/${d}_train/text"; done)
     fi
 fi
 if run_stage 3 && [ -n "${bpemodel}" ] && [ "${token_type:-bpe}" = bpe ]; then
     todo=()
     for d in ${all_domains}; do
         for s in $(sets_of "${d}"); do
-            [ -f "${dumpdir}/raw/${s}/.tokens_checked" ] || todo+=(--data_dir "${dumpdir}/raw/${s}")
+            [ -f "${dumpdir}/raw/${s}/.tokens_checked" ] && continue
+            # Test sets are only reported: dropping test utterances would change the WER.
+            if [ "${s}" = "${d}_test" ]; then todo+=(--report_only_dir "${dumpdir}/raw/${s}")
+            else todo+=(--data_dir "${dumpdir}/raw/${s}"); fi
         done
     done
     if [ ${#todo[@]} -gt 0 ]; then
