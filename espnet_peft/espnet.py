@@ -23,7 +23,7 @@ from typing import Optional, Sequence
 import torch
 
 from espnet_peft.inject import (
-    adapter_layers, adapter_parameters, adapter_regularization, initialize_adapters, inject_adapters,
+    adapter_layers, adapter_regularization, initialize_adapters, inject_adapters,
     mark_only_adapters_trainable,
 )
 from espnet_peft.registry import METHODS
