@@ -439,8 +439,10 @@ def test_common_voice_recipe_data(tmp_path, voice):
     assert check_kaldi_dir(data / "cv_us_test", 1) == {"cv000000000000-common_voice_en_7": "NATIVE TEST"}
     # A release without the accent column is named as such.
     write(en / "dev.tsv", "client_id\tpath\tsentence\n")
-    proc = run_data_sh("common_voice", "--datadir", tmp_path / "d2", "--cv_dir", en, "--source_domain", "none")
+    proc = run_data_sh("common_voice", "--datadir", tmp_path / "d2", "--wav_dir", tmp_path / "w2", "--cv_dir", en,
+                       "--source_domain", "none")
     assert proc.returncode != 0 and "accents (or accent)" in proc.stderr
+    assert not (tmp_path / "w2").exists()   # nothing converted before the check
 
 # ---- base models --------------------------------------------------------------------
 

@@ -63,14 +63,16 @@ def read_split(path: Path, accent: re.Pattern):
 def prepare(corpus_dir, data_dir, domain: str, accent: str, wav_dir="wav", nj: int = 1):
     root = locate(corpus_dir)
     pattern = re.compile(accent)
-    splits = {}
+    by_split = {}  # every file is read and checked before any audio is converted
     for split, name in TSV.items():
         entries, other = read_split(root / name, pattern)
-        entries = [e for e in entries if e[2]]
-        for _, _, _, clip in entries:
+        by_split[split] = [e for e in entries if e[2]]
+        for _, _, _, clip in by_split[split]:
             if not (root / "clips" / clip).is_file():
                 raise common.CorpusLayoutError(f"Common Voice: {root / name} names {clip}, missing from {root / 'clips'}")
-        log.info("Common Voice %s: %d utterances with accent /%s/ (%d others)", name, len(entries), accent, other)
+        log.info("Common Voice %s: %d utterances with accent /%s/ (%d others)", name, len(by_split[split]), accent, other)
+    splits = {}
+    for split, entries in by_split.items():
         audio = common.prepare_audio([common.AudioItem(u, str(root / "clips" / c)) for u, _, _, c in entries],
                                      Path(wav_dir) / domain, nj)
         splits[split] = common.utterances(((u, s, t) for u, s, t, _ in entries), audio)
