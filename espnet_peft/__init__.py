@@ -11,7 +11,9 @@ from espnet_peft.inject import (
     initialize_adapters, inject_adapters, mark_only_adapters_trainable, merge_adapters,
     merge_and_unload, unmerge_adapters,
 )
-from espnet_peft.layer import AdapterLinear, AdapterNotInitializedError
+from espnet_peft.layer import (
+    AdapterLinear, AdapterMergeError, AdapterModule, AdapterNotInitializedError, OutputAdapter,
+)
 from espnet_peft.registry import METHODS, get_method
 from espnet_peft.state import (
     AdapterFileError, BaseModelMismatchError, adapter_state_dict, load_adapter,
@@ -21,8 +23,8 @@ from espnet_peft.state import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "AdapterConfig", "AdapterConfigError", "AdapterFileError", "AdapterLinear",
-    "AdapterNotInitializedError", "BaseModelMismatchError", "METHODS", "adapter_layers",
+    "AdapterConfig", "AdapterConfigError", "AdapterFileError", "AdapterLinear", "AdapterMergeError",
+    "AdapterModule", "AdapterNotInitializedError", "OutputAdapter", "BaseModelMismatchError", "METHODS", "adapter_layers",
     "adapter_parameters", "adapter_regularization", "adapter_state_dict", "count_parameters",
     "get_method", "initialize_adapters", "inject_adapters", "load_adapter",
     "load_adapter_state_dict", "mark_only_adapters_trainable", "merge_adapters",

@@ -40,7 +40,7 @@ dumpdir=dump
 expdir=exp
 source_domain=adult       # data/<source>_{train,dev,test}
 target_domains="child accented"
-methods="zero_shot full lora dora pissa ssvd ssvd_o s2lora"
+methods="zero_shot full bitfit lora dora pissa ssvd ssvd_o s2lora adalora vera bottleneck semiorth"
 sweep=                    # grids, e.g. "lora:r=4,8,16 ssvd_o:budget_ratio=0.25,0.5,0.75"
 base_config=conf/train_base.yaml     # stage 5
 base_model=               # pretrained checkpoint (.pth): skips stage 5
@@ -133,10 +133,11 @@ if run_stage 3; then
     elif [ -s "${token_list}" ]; then
         log "stage 3: ${token_list} exists; skipping"
     else
-        log "stage 3: BPE (${bpemode}, ${nbpe}) on ${source_domain}_train (+ the characters of ${target_domains// /, } train)"
+        log "stage 3: BPE (${bpemode}, ${nbpe}) on ${source_domain}_train (+ the characters of every train/dev set)"
         "${python}" -m espnet_peft.recipe.tokens --text "${dumpdir}/raw/${source_domain}_train/text" \
             --out_dir "${token_dir}" --vocab_size "${nbpe}" --model_type "${bpemode}" \
-            $(for d in ${target_domains}; do printf -- '--cover_text %s ' "${dumpdir}/raw/${d}_train/text"; done)
+            $(for d in ${all_domains}; do for s in train dev; do
+                printf -- '--cover_text %s ' "${dumpdir}/raw/${d}_${s}/text"; done; done)
     fi
 fi
 if run_stage 3 && [ -n "${bpemodel}" ] && [ "${token_type:-bpe}" = bpe ]; then
