@@ -1,4 +1,4 @@
-"""Invariants every method must satisfy (one matrix over all six methods)."""
+"""Invariants every method must satisfy (one matrix over every registered method)."""
 
 import copy
 
