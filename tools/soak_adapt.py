@@ -7,9 +7,12 @@ of the same run in an uninterrupted reference experiment, bit for bit.
     tools/soak_adapt.py --recipe egs2/mini_synth/peft1 --reference_exp exp \\
         --work /tmp/soak --methods "lora pissa s2lora ssvd_o" --domains child
 
-The reference experiment must be a finished run of the same recipe and code (stages
-5-6 done); its base model and statistics are copied into ``--work``. Not a unit test:
-it takes minutes (about the stage's own run time plus the killed attempts).
+``--reference_exp`` must hold a finished run of the same recipe (stages 4-5 at least);
+its base model and statistics are copied into ``--work``. With ``--fresh_reference``
+the stage is first run uninterrupted into ``--work/reference`` (same base and code),
+which is what the killed runs are compared with; otherwise the reference experiment's
+own adaptation runs are (they must then come from the same code). Not a unit test: it
+takes minutes (the stage's own run time, plus the killed attempts).
 """
 
 from __future__ import annotations
@@ -54,21 +57,33 @@ def main() -> None:
     parser.add_argument("--max_s", type=float, default=40.0, help="latest kill after a start")
     parser.add_argument("--max_attempts", type=int, default=40)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--fresh_reference", action="store_true",
+                        help="first run the stage uninterrupted into --work/reference")
     args = parser.parse_args()
 
     recipe = args.recipe.resolve()
-    ref = (recipe / args.reference_exp).resolve()
+    source = (recipe / args.reference_exp).resolve()
     exp = (args.work / "exp").resolve()
     if exp.exists():
         raise SystemExit(f"soak: {exp} exists; give a fresh --work")
-    exp.mkdir(parents=True)
-    for pattern in ("base_*", "stats_*"):
-        for src in ref.glob(pattern):
-            if src.is_dir():
-                shutil.copytree(src, exp / src.name, symlinks=True)
+
+    def stage6(expdir: Path):
+        expdir.mkdir(parents=True)
+        for pattern in ("base_*", "stats_*"):
+            for src in source.glob(pattern):
+                if src.is_dir():
+                    shutil.copytree(src, expdir / src.name, symlinks=True)
+        return [str(recipe / "run.sh"), "--stage", "6", "--stop_stage", "6", "--expdir", str(expdir),
+                "--methods", args.methods, "--target_domains", args.domains]
+
+    ref = source
+    if args.fresh_reference:
+        ref = (args.work / "reference").resolve()
+        t0 = time.time()
+        subprocess.run(stage6(ref), cwd=recipe, check=True, capture_output=True)
+        print(f"reference: stage 6 uninterrupted in {time.time() - t0:.0f} s", flush=True)
     rng = random.Random(args.seed)
-    cmd = [str(recipe / "run.sh"), "--stage", "6", "--stop_stage", "6", "--expdir", str(exp),
-           "--methods", args.methods, "--target_domains", args.domains]
+    cmd = stage6(exp)
     kills, attempts, start = 0, 0, time.time()
     while True:
         attempts += 1
