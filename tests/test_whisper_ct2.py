@@ -196,3 +196,36 @@ def test_real_whisper_base_encoder_matches_ctranslate2(tmp_path):
     theirs = np.array(ct2.encode(ctranslate2.StorageView.from_array(mel.numpy()), to_cpu=True))
     # Same float16 weights, float32 arithmetic on both sides; measured difference ~5e-4.
     assert np.abs(ours - theirs).max() < 5e-3
+
+
+def test_checkpoint_modules_compute_what_whisper_computes(converted):
+    """WhisperCheckpointEncoder/-Decoder hold the converted weights; the decoder's prefix
+    puts Whisper's prompt before ESPnet's sos and returns ESPnet's positions only."""
+    from espnet_peft.whisper.decoder import WhisperCheckpointDecoder
+    from espnet_peft.whisper.encoder import WhisperCheckpointEncoder
+
+    ckpt = str(converted["out"] / "model.pt")
+    dims = converted["original"]["dims"]
+    reference = whisper_model.Whisper(whisper_model.ModelDimensions(**dims)).eval()
+    reference.load_state_dict(converted["original"]["model_state_dict"])
+    encoder = WhisperCheckpointEncoder(checkpoint=ckpt, do_pad_trim=True).eval()  # whisper needs 30 s
+    prefix = [5, 6, 7]
+    decoder = WhisperCheckpointDecoder(dims["n_vocab"], 16, checkpoint=ckpt, prefix_ids=prefix).eval()
+
+    torch.manual_seed(0)
+    audio = torch.randn(2, 16000) * 0.1
+    with torch.no_grad():
+        memory, lens, _ = encoder(audio, torch.tensor([16000, 16000]))
+        mel, _ = encoder.log_mel_spectrogram(encoder.pad_or_trim(audio, encoder.pad_samples))
+        assert torch.allclose(memory, reference.encoder(mel), atol=1e-5)
+        ys = torch.tensor([[9, 20, 30, 40], [9, 21, 31, 41]])
+        logits, _ = decoder(memory, lens, ys, torch.tensor([4, 4]))
+        full = reference.decoder(torch.cat([torch.tensor([prefix] * 2), ys], 1), memory)
+        assert logits.shape == (2, 4, dims["n_vocab"])
+        assert torch.allclose(logits, full[:, 3:], atol=1e-4)
+        step, _ = decoder.batch_score(ys, None, memory)
+        assert torch.allclose(step, torch.log_softmax(full[:, -1], -1), atol=1e-4)
+    with pytest.raises(ValueError, match="prefix_ids \\[99999\\] are outside the vocabulary"):
+        WhisperCheckpointDecoder(dims["n_vocab"], 16, checkpoint=ckpt, prefix_ids=[99999])
+    with pytest.raises(FileNotFoundError, match="nothere.pt"):
+        WhisperCheckpointEncoder(checkpoint="nothere.pt")
