@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Type, TypeVar
 
@@ -32,6 +33,25 @@ class AdapterConfig:
             self.target_modules = [self.target_modules]
         if not self.target_modules:
             raise AdapterConfigError("target_modules is empty: name at least one module pattern")
+
+    # Checks the methods' validate() share; errors name the field and what it must be.
+    def check_integer(self, *names: str, minimum: int = 1) -> None:
+        """Each field must be a whole number >= ``minimum``; it is stored as ``int``."""
+        what = {0: "a non-negative integer", 1: "a positive integer"}.get(minimum, f"an integer >= {minimum}")
+        for name in names:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value \
+                    or value < minimum:
+                raise AdapterConfigError(f"{name} must be {what}, got {value!r}")
+            setattr(self, name, int(value))
+
+    def check_interval(self, name: str, low: float, high: float = math.inf, brackets: str = "[]") -> None:
+        """The field must lie in the interval, e.g. ``brackets="[)"`` for low <= v < high."""
+        value = getattr(self, name)
+        above = value >= low if brackets[0] == "[" else value > low
+        below = value <= high if brackets[1] == "]" else value < high
+        if not (above and below):
+            raise AdapterConfigError(f"{name} must be in {brackets[0]}{low:g}, {high:g}{brackets[1]}, got {value!r}")
 
     def to_dict(self) -> Dict[str, Any]:
         return dataclasses.asdict(self)

@@ -86,26 +86,14 @@ class AdaLoRAConfig(AdapterConfig):
 
     def validate(self) -> None:
         super().validate()
-        for name in ("init_r", "target_r", "deltaT"):
-            value = getattr(self, name)
-            if int(value) != value or value < 1:
-                raise AdapterConfigError(f"adalora: {name} must be a positive integer, got {value!r}")
-            setattr(self, name, int(value))
+        self.check_integer("init_r", "target_r", "deltaT")
         if self.total_step is None:
             raise AdapterConfigError(
                 "adalora needs total_step in adapter_conf: the number of optimizer steps of the "
                 "training run (epochs x batches per epoch / accum_grad), e.g. "
                 "--adapter_conf '{\"total_step\": 1000}'")
-        if isinstance(self.total_step, bool) or not isinstance(self.total_step, (int, float)) \
-                or int(self.total_step) != self.total_step or self.total_step < 1:
-            raise AdapterConfigError(
-                f"adalora: total_step must be a positive integer, got {self.total_step!r}")
-        self.total_step = int(self.total_step)
-        for name in ("tinit", "tfinal"):
-            value = getattr(self, name)
-            if int(value) != value or value < 0:
-                raise AdapterConfigError(f"adalora: {name} must be an integer >= 0, got {value!r}")
-            setattr(self, name, int(value))
+        self.check_integer("total_step")
+        self.check_integer("tinit", "tfinal", minimum=0)
         if self.target_r > self.init_r:
             raise AdapterConfigError(
                 f"adalora: target_r ({self.target_r}) must not exceed init_r ({self.init_r})")
@@ -114,12 +102,9 @@ class AdaLoRAConfig(AdapterConfig):
                 f"adalora: the schedule leaves no budgeting phase: need tinit ({self.tinit}) < "
                 f"total_step ({self.total_step}) - tfinal ({self.tfinal})")
         for name in ("beta1", "beta2"):
-            if not 0.0 < getattr(self, name) < 1.0:
-                raise AdapterConfigError(f"adalora: {name} must be in (0, 1), got {getattr(self, name)!r}")
-        if self.orth_reg_weight < 0:
-            raise AdapterConfigError(f"adalora: orth_reg_weight must be >= 0, got {self.orth_reg_weight!r}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise AdapterConfigError(f"adalora: dropout must be in [0, 1), got {self.dropout!r}")
+            self.check_interval(name, 0, 1, "()")
+        self.check_interval("orth_reg_weight", 0, brackets="[)")
+        self.check_interval("dropout", 0, 1, "[)")
 
     @property
     def scaling(self) -> float:

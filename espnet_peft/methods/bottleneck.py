@@ -62,11 +62,7 @@ class BottleneckConfig(AdapterConfig):
                 setattr(self, key, [getattr(self, key)])
         if not self.target_modules and not (self.stacks and self.sub_blocks):
             raise AdapterConfigError("bottleneck: give stacks and sub_blocks, or target_modules")
-        for key in ("top_k_layers", "bottleneck_dim"):
-            value = getattr(self, key)
-            if int(value) != value or value < 1:
-                raise AdapterConfigError(f"bottleneck: {key} must be a positive integer, got {value!r}")
-            setattr(self, key, int(value))
+        self.check_integer("top_k_layers", "bottleneck_dim")
         if self.activation not in ACTIVATIONS:
             raise AdapterConfigError(
                 f"bottleneck: activation {self.activation!r} unknown; one of {sorted(ACTIVATIONS)}")

@@ -20,11 +20,8 @@ class LoRAConfig(AdapterConfig):
 
     def validate(self) -> None:
         super().validate()
-        if int(self.r) != self.r or self.r < 1:
-            raise AdapterConfigError(f"r must be a positive integer, got {self.r!r}")
-        self.r = int(self.r)
-        if not 0.0 <= self.dropout < 1.0:
-            raise AdapterConfigError(f"dropout must be in [0, 1), got {self.dropout!r}")
+        self.check_integer("r")
+        self.check_interval("dropout", 0, 1, "[)")
 
     @property
     def scaling(self) -> float:

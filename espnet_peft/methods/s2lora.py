@@ -30,8 +30,7 @@ class S2LoRAConfig(LoRAConfig):
 
     def validate(self) -> None:
         super().validate()
-        if self.l1_weight < 0:
-            raise AdapterConfigError(f"l1_weight must be >= 0, got {self.l1_weight!r}")
+        self.check_interval("l1_weight", 0, brackets="[)")
 
 
 class SharedFactors(nn.Module):

@@ -58,16 +58,10 @@ class SemiOrthConfig(AdapterConfig):
 
     def validate(self) -> None:
         super().validate()
-        if int(self.rank) != self.rank or self.rank < 0:
-            raise AdapterConfigError(f"rank must be a non-negative integer, got {self.rank!r}")
-        self.rank = int(self.rank)
-        if self.rank == 0 and not 0.0 < self.rank_fraction <= 1.0:
-            raise AdapterConfigError(f"rank_fraction must be in (0, 1], got {self.rank_fraction!r}")
-        if self.orth_tol <= 0:
-            raise AdapterConfigError(f"orth_tol must be > 0, got {self.orth_tol!r}")
-        if int(self.lora_r) != self.lora_r or self.lora_r < 0:
-            raise AdapterConfigError(f"lora_r must be a non-negative integer, got {self.lora_r!r}")
-        self.lora_r = int(self.lora_r)
+        self.check_integer("rank", "lora_r", minimum=0)
+        if self.rank == 0:
+            self.check_interval("rank_fraction", 0, 1, "(]")
+        self.check_interval("orth_tol", 0, brackets="()")
         if not self.train_factors and not self.lora_r:
             raise AdapterConfigError("train_factors: false leaves nothing to train; set lora_r > 0")
 

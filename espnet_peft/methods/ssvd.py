@@ -30,10 +30,10 @@ class SSVDConfig(AdapterConfig):
         super().validate()
         if self.rotation not in ROTATION_KINDS:
             raise AdapterConfigError(f"rotation must be one of {ROTATION_KINDS}, got {self.rotation!r}")
-        if self.k is None and not 0.0 < self.k_fraction <= 1.0:
-            raise AdapterConfigError(f"k_fraction must be in (0, 1], got {self.k_fraction!r}")
-        if self.k is not None and (isinstance(self.k, bool) or int(self.k) != self.k or self.k < 1):
-            raise AdapterConfigError(f"k must be a positive integer, got {self.k!r}")
+        if self.k is None:
+            self.check_interval("k_fraction", 0, 1, "(]")
+        else:
+            self.check_integer("k")
 
 
 @register_method("ssvd", SSVDConfig)

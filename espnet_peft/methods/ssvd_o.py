@@ -17,7 +17,6 @@ from dataclasses import dataclass
 
 import torch.nn as nn
 
-from espnet_peft.config import AdapterConfigError
 from espnet_peft.methods.ssvd import SSVDConfig
 from espnet_peft.methods.svd_rotation import SVDRotationLinear, rank_from_fraction
 from espnet_peft.registry import register_method
@@ -37,8 +36,7 @@ class SSVDOConfig(SSVDConfig):
 
     def validate(self) -> None:
         super().validate()
-        if not 0.0 <= self.budget_ratio <= 1.0:
-            raise AdapterConfigError(f"budget_ratio must be in [0, 1], got {self.budget_ratio!r}")
+        self.check_interval("budget_ratio", 0, 1)
 
 
 @register_method("ssvd_o", SSVDOConfig)

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
-from espnet_peft.config import AdapterConfig, AdapterConfigError
+from espnet_peft.config import AdapterConfig
 from espnet_peft.layer import AdapterLinear, adapter_dropout
 from espnet_peft.registry import register_method
 
@@ -47,15 +47,9 @@ class VeRAConfig(AdapterConfig):
 
     def validate(self) -> None:
         super().validate()
-        if int(self.r) != self.r or self.r < 1:
-            raise AdapterConfigError(f"r must be a positive integer, got {self.r!r}")
-        self.r = int(self.r)
-        if int(self.projection_seed) != self.projection_seed or self.projection_seed < 0:
-            raise AdapterConfigError(
-                f"projection_seed must be a non-negative integer, got {self.projection_seed!r}")
-        self.projection_seed = int(self.projection_seed)
-        if not 0.0 <= self.dropout < 1.0:
-            raise AdapterConfigError(f"dropout must be in [0, 1), got {self.dropout!r}")
+        self.check_integer("r")
+        self.check_integer("projection_seed", minimum=0)
+        self.check_interval("dropout", 0, 1, "[)")
 
 
 def seeded_kaiming_uniform(shape, generator: torch.Generator) -> torch.Tensor:
