@@ -144,6 +144,11 @@ def wer_vs_params(rows: Sequence[Row], stem: Path, title: str = "") -> Optional[
         _xlabel(ax, "trainable parameters", drs, drawn)
         ax.set_ylabel("target test WER (%)")
         ax.set_title(f"target: {domain}", pad=14)
+    return _finish(fig, axes, drawn_any, title, stem)
+
+
+def _finish(fig, axes, drawn_any: bool, title: str, stem: Path) -> Optional[List[Path]]:
+    """Legend, title and files of a per-domain figure; None when no panel has data."""
     if not drawn_any:
         return None
     _figure_legend(fig, axes)
@@ -182,12 +187,7 @@ def learning_vs_forgetting(rows: Sequence[Row], stem: Path, title: str = "") -> 
         _xlabel(ax, "source test WER (%)  (forgetting →)", drs, drawn)
         ax.set_ylabel("target test WER (%)  (learning ↓)")
         ax.set_title(f"target: {domain}", pad=14)
-    if not drawn_any:
-        return None
-    _figure_legend(fig, axes)
-    if title:
-        fig.suptitle(title)
-    return save(fig, stem)
+    return _finish(fig, axes, drawn_any, title, stem)
 
 
 @styled
