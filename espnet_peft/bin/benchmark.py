@@ -19,9 +19,15 @@ for every configuration:
 Configurations run interleaved in a random order each round, after one warm-up step
 each; the report gives per-configuration medians and the median over rounds of the
 per-round ratio to ``floor`` and to our ``lora`` (robust to a noisy machine), plus the
-adapter set-up time. Peak memory: CUDA max allocated per configuration on a GPU; on CPU
-it is not separable within one process and is not reported. Output: a markdown table on
-stdout and ``benchmark.json`` / ``benchmark.md`` in ``--out``.
+adapter set-up time. Peak memory: CUDA max allocated per configuration on a GPU; on the
+CPU, the peak RSS a training step adds above the loaded (and warmed-up) model (Linux:
+free heap returned to the OS, peak mark reset, ``VmHWM - VmRSS``).
+
+``--inference`` also times a forward pass without gradients (eval mode, same batch) of
+the frozen base model, of each of our methods as trained (adapter paths active) and
+after ``merge_adapters`` (weights folded in), interleaved over the same rounds, and
+reports their ratios to the base. Output: markdown tables on stdout and
+``benchmark.json`` / ``benchmark.md`` in ``--out``.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ import random
 import statistics
 import time
 from pathlib import Path
+from typing import Optional
 
 import torch
 
@@ -143,6 +150,42 @@ def train_step(model, optimizer, batch, device):
         torch.cuda.synchronize()
 
 
+def _status_kb(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise RuntimeError(f"/proc/self/status has no {field}")
+
+
+def cpu_step_peak_mb(model, optimizer, batch, device) -> Optional[float]:
+    """Peak RSS (MB) one training step adds above what is resident before it (Linux):
+    free heap memory is handed back to the OS first (malloc_trim), the peak-RSS mark is
+    reset (``/proc/self/clear_refs``), then ``VmHWM - VmRSS`` after the step. None where
+    the kernel or libc does not support this."""
+    import ctypes
+    import gc
+
+    try:
+        gc.collect()
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+        before = _status_kb("VmRSS")
+        Path("/proc/self/clear_refs").write_text("5")
+    except (OSError, RuntimeError, AttributeError):
+        return None
+    train_step(model, optimizer, batch, device)
+    return (_status_kb("VmHWM") - before) / 1024
+
+
+@torch.no_grad()
+def forward_time(model, batch, device) -> float:
+    batch = {k: v.clone().to(device) for k, v in batch.items()}
+    t0 = time.perf_counter()
+    model(**batch)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter() - t0
+
+
 def main(cmd=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=5)
@@ -152,9 +195,11 @@ def main(cmd=None):
     parser.add_argument("--configs", default="", help="comma-separated subset (default: all)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--out", default=None, help="directory for benchmark.json / benchmark.md")
+    parser.add_argument("--inference", action="store_true",
+                        help="also time no-grad forward passes: base, unmerged and merged adapters")
     args = parser.parse_args(cmd)
 
-    import espnet_peft  # noqa: F401
+    import espnet_peft
     from espnet_peft.bin.count_params import build_base
 
     device = torch.device(args.device)
@@ -180,11 +225,36 @@ def main(cmd=None):
         train_step(model, optimizer, batch, device)  # warm-up
         runs[name] = {"model": model, "opt": optimizer, "setup_s": setup_s, "times": [],
                       "trainable": sum(p.numel() for p in params),
-                      "peak_mb": (torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda" else None)}
+                      "peak_mb": (torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda" else None),
+                      "cpu_step_peak_mb": (cpu_step_peak_mb(model, optimizer, batch, device)
+                                           if device.type == "cpu" else None)}
         print(f"set up {name}: {runs[name]['trainable']:,} trainable, {setup_s:.2f} s", flush=True)
         if device.type == "cuda":
             model.cpu()
             torch.cuda.empty_cache()
+
+    # Inference: the base, and each of our trained models with its adapter paths active
+    # and, right after, merged (then unmerged again for the next round).
+    infer = {"base": base} if args.inference else {}
+    infer.update({n: runs[n]["model"] for n in runs if n in OURS and args.inference})
+    infer_times = {n: [] for n in infer}
+    infer_times.update({f"{n}_merged": [] for n in infer if n != "base"})
+
+    def time_inference(name: str) -> None:
+        model = infer[name].to(device).eval()
+        infer_times[name].append(forward_time(model, batch, device))
+        if name != "base":
+            espnet_peft.merge_adapters(model)
+            infer_times[f"{name}_merged"].append(forward_time(model, batch, device))
+            espnet_peft.unmerge_adapters(model)
+        model.train()
+        if device.type == "cuda":
+            model.cpu()
+
+    for name in infer:  # warm-up
+        time_inference(name)
+    for times in infer_times.values():
+        times.clear()
 
     order = list(runs)
     for r in range(args.rounds):
@@ -197,6 +267,10 @@ def main(cmd=None):
             run["times"].append(time.perf_counter() - t0)
             if device.type == "cuda":
                 run["model"].cpu()
+        infer_order = list(infer)
+        random.Random(1000 + r).shuffle(infer_order)
+        for name in infer_order:
+            time_inference(name)
         print(f"round {r + 1}/{args.rounds} done", flush=True)
 
     def ratio(name, ref):
@@ -213,18 +287,33 @@ def main(cmd=None):
             "trainable": run["trainable"], "setup_s": round(run["setup_s"], 3),
             "step_s_median": round(statistics.median(run["times"]), 4),
             "vs_floor": ratio(name, "floor"), "vs_our_lora": ratio(name, "lora"),
-            "peak_cuda_mb": run["peak_mb"]} for name, run in runs.items()},
+            "peak_cuda_mb": run["peak_mb"],
+            "cpu_step_peak_mb": None if run["cpu_step_peak_mb"] is None else round(run["cpu_step_peak_mb"], 1)}
+            for name, run in runs.items()},
+        "inference": {name: {
+            "forward_s_median": round(statistics.median(t), 4),
+            "vs_base": statistics.median(a / b for a, b in zip(t, infer_times["base"]))}
+            for name, t in infer_times.items()},
     }
     lines = [f"Train step (forward + backward + AdamW), {results['batch']}, on {results['device']} "
              f"({results['threads']} threads, torch {results['torch']}), {args.rounds} rounds; "
              "ratios are medians of per-round ratios.", "",
-             "| config | trainable | set-up (s) | step (s) | × floor | × our LoRA | peak CUDA (MB) |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
+             "| config | trainable | set-up (s) | step (s) | × floor | × our LoRA | peak CUDA (MB) "
+             "| step peak RSS (MB) | RSS × floor |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     fmt = lambda v, f: "–" if v is None else f.format(v)  # noqa: E731
+    floor_rss = results["configs"].get("floor", {}).get("cpu_step_peak_mb")
     for name, c in results["configs"].items():
+        rss = c["cpu_step_peak_mb"]
         lines.append(f"| {name} | {c['trainable']:,} | {c['setup_s']:.2f} | {c['step_s_median']:.3f} | "
                      f"{fmt(c['vs_floor'], '{:.3f}')} | {fmt(c['vs_our_lora'], '{:.3f}')} | "
-                     f"{fmt(c['peak_cuda_mb'], '{:.0f}')} |")
+                     f"{fmt(c['peak_cuda_mb'], '{:.0f}')} | {fmt(rss, '{:.0f}')} | "
+                     f"{fmt(rss / floor_rss if rss and floor_rss else None, '{:.3f}')} |")
+    if results["inference"]:
+        lines += ["", "No-grad forward pass (eval mode, same batch); ratios are medians of per-round ratios.", "",
+                  "| model | forward (s) | × base |", "|---|---:|---:|"]
+        for name, c in results["inference"].items():
+            lines.append(f"| {name} | {c['forward_s_median']:.3f} | {c['vs_base']:.3f} |")
     table = "\n".join(lines)
     print(table)
     if args.out:
