@@ -25,12 +25,13 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import re
 from pathlib import Path
 from typing import Dict, List, Tuple
 
 import yaml
 
-from espnet_peft.recipe.config import _fmt, compose, experiment_tag
+from espnet_peft.recipe.config import TAG_LABELS, _fmt, compose, experiment_tag
 
 
 def parse_sweep(spec: str) -> Dict[str, List[Tuple[str, List[str]]]]:
@@ -72,8 +73,9 @@ def plan(expdir, base_conf, adapt_config, adapter_conf_dir, domains, methods, sw
                 conf["use_adapter"] = False
             tag = experiment_tag(conf)
             for key, _ in axes:  # swept keys the tag does not show yet
-                part = f"{key.rsplit('.', 1)[-1]}{_fmt(conf_value(conf, key))}"
-                if part not in tag.split("_"):
+                label = key.rsplit(".", 1)[-1]
+                part = f"{TAG_LABELS.get(label, label)}{_fmt(conf_value(conf, key))}"
+                if not re.search(rf"(?:^|_){re.escape(part)}(?:_|$)", tag):
                     tag += f"_{part}"
             out = expdir / "configs" / f"{tag}.yaml"
             out.write_text(yaml.safe_dump(conf, sort_keys=False), encoding="utf-8")
