@@ -10,7 +10,7 @@ run ESPnet inside ``espnet_io_guards()``, which routes both through the function
   data types ESPnet's trainer stores in ``checkpoint.pth`` (numpy scalars and dtypes,
   ``datetime.timedelta``); anything else (a class, a function, ``os.system``) is refused
   with an error naming the file;
-- ``atomic_torch_save``: write to a temporary file beside the target, fsync, rename.
+- ``atomic_torch_save``: writes to a temporary file beside the target, fsync, rename.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ import torch
 from espnet_peft.state import AdapterFileError, _atomic_write
 
 _torch_load = torch.load
-_torch_save = torch.save
 
 
 def _data_only_globals():
@@ -56,11 +55,14 @@ def load_tensors(f, *args, **kwargs):
         raise
 
 
-def atomic_torch_save(obj, f, *args, **kwargs):
-    """``torch.save`` to a path via temp file + rename (file objects are passed through)."""
-    if not isinstance(f, (str, os.PathLike)):
-        return _torch_save(obj, f, *args, **kwargs)
-    _atomic_write(Path(f), lambda tmp: _torch_save(obj, tmp, *args, **kwargs))
+def atomic_torch_save(save):
+    """Wrap ``save`` (a ``torch.save``) so that saving to a path goes through a temp file
+    + rename; file objects are passed through."""
+    def atomic_save(obj, f, *args, **kwargs):
+        if not isinstance(f, (str, os.PathLike)):
+            return save(obj, f, *args, **kwargs)
+        _atomic_write(Path(f), lambda tmp: save(obj, tmp, *args, **kwargs))
+    return atomic_save
 
 
 @contextlib.contextmanager
@@ -77,13 +79,10 @@ def weights_only_torch_load():
 @contextlib.contextmanager
 def espnet_io_guards():
     """Safe loads and atomic saves for everything ESPnet reads and writes meanwhile."""
-    global _torch_save
-    previous_save, inner = torch.save, _torch_save
-    # Wrap whatever torch.save is now (tests inject faults by replacing it beforehand).
-    _torch_save = previous_save
-    torch.save = atomic_torch_save
+    previous_save = torch.save  # wrapped as it is now (tests inject faults by replacing it)
+    torch.save = atomic_torch_save(previous_save)
     try:
         with weights_only_torch_load():
             yield
     finally:
-        torch.save, _torch_save = previous_save, inner
+        torch.save = previous_save
