@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from pathlib import Path
-from typing import Dict, Iterable, NamedTuple
+from typing import Dict, Iterable, List, NamedTuple, Optional
 
 
 class Utterance(NamedTuple):
@@ -39,14 +39,19 @@ def write_data_dir(directory, utterances: Iterable[Utterance]) -> Path:
     return directory
 
 
-def read_table(path) -> Dict[str, str]:
-    """``key value...`` lines -> {key: value}."""
-    out = {}
+def read_table(path, duplicates: Optional[Dict[str, List[int]]] = None) -> Dict[str, str]:
+    """``key value...`` lines -> {key: value}. A repeated key is an error, unless a
+    ``duplicates`` dict is given: it then receives {key: [line numbers of every copy]}
+    and the last copy's value is kept."""
+    out, lines_of = {}, defaultdict(list)
     for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
             continue
         key, _, value = line.partition(" ")
-        if key in out:
+        if key in out and duplicates is None:
             raise ValueError(f"{path}:{n}: duplicate key {key!r}")
+        lines_of[key].append(n)
         out[key] = value
+    if duplicates is not None:
+        duplicates.update({k: lines for k, lines in lines_of.items() if len(lines) > 1})
     return out

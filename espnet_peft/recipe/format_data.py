@@ -19,6 +19,8 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Dict, List, Tuple
 
+from espnet_peft.data.kaldi_dir import read_table
+
 SKIPPED_FILE = "skipped"
 FULL_SCALE = 0.999  # |sample| at or above this (of full scale) counts as clipped
 
@@ -28,18 +30,12 @@ class DataError(ValueError):
 
 
 def _read_table(path: Path, problems: List[Tuple[str, str, str]]) -> Dict[str, str]:
-    """``id value`` lines -> {id: value}; duplicated ids become problems (every copy)."""
-    out, lines_of = {}, defaultdict(list)
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        key, _, value = line.partition(" ")
-        lines_of[key].append(n)
-        out[key] = value.strip()
-    for key, lines in lines_of.items():
-        if len(lines) > 1:
-            problems.append((key, "duplicate id", f"{path}: id appears {len(lines)} times (lines {lines[:5]})"))
-    return out
+    """``id value`` lines -> {id: stripped value}; duplicated ids become problems."""
+    duplicates: Dict[str, List[int]] = {}
+    table = read_table(path, duplicates)
+    for key, lines in duplicates.items():
+        problems.append((key, "duplicate id", f"{path}: id appears {len(lines)} times (lines {lines[:5]})"))
+    return {k: v.strip() for k, v in table.items()}
 
 
 def _audio_problem(path: str, fs: int, max_clipped: float):

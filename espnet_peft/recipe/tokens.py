@@ -85,6 +85,7 @@ def check_dirs(data_dirs, bpemodel, on_error: str = "stop", report_only=()) -> i
     """Check every ``<dir>/text``; returns the number of utterances dropped. Test sets go
     in ``report_only``: their problems are logged, never dropped (that would make the WER
     incomparable) and never fatal."""
+    from espnet_peft.data.kaldi_dir import read_table
     from espnet_peft.recipe.format_data import SKIPPED_FILE, DataError, keep_only
 
     dropped = 0
@@ -93,7 +94,8 @@ def check_dirs(data_dirs, bpemodel, on_error: str = "stop", report_only=()) -> i
         bad = check_coverage(d / "text", bpemodel)
         if not bad:
             continue
-        report = [f"{u}: {d}/text: characters {''.join(c)!r} are not in {bpemodel}" for u, c in bad.items()]
+        problems = {u: f"{d}/text: characters {''.join(c)!r} are not in {bpemodel}" for u, c in bad.items()}
+        report = [f"{u}: {m}" for u, m in problems.items()]
         if str(d) in report_only:
             print(f"tokens: WARNING: {d}: {len(bad)} transcript(s) use characters the tokenizer lacks "
                   f"(kept; scored as errors), e.g.\n  " + "\n  ".join(report[:5]), file=sys.stderr)
@@ -102,11 +104,9 @@ def check_dirs(data_dirs, bpemodel, on_error: str = "stop", report_only=()) -> i
             raise DataError(f"{d}: {len(bad)} transcript(s) use characters the tokenizer lacks:\n  "
                             + "\n  ".join(report[:20]) + "\nnormalise the text (local/data.sh), or drop "
                             "them with --on_error skip")
-        keep = [line.partition(" ")[0] for line in (d / "text").read_text(encoding="utf-8").splitlines()
-                if line.partition(" ")[0] not in bad]
-        keep_only(d, set(keep))
+        keep_only(d, set(read_table(d / "text")) - set(bad))
         with (d / SKIPPED_FILE).open("a", encoding="utf-8") as f:
-            f.writelines(f"{u}\t{r.split(': ', 1)[1]}\n" for u, r in zip(bad, report))
+            f.writelines(f"{u}\t{m}\n" for u, m in problems.items())
         print(f"tokens: {d}: skipped {len(bad)} utterance(s) with characters outside the tokenizer; "
               f"list: {d / SKIPPED_FILE}", file=sys.stderr)
         dropped += len(bad)
