@@ -148,9 +148,9 @@ def initialize_adapters(model: nn.Module) -> int:
 
 def adapter_parameters(model: nn.Module) -> Iterator[Tuple[str, nn.Parameter]]:
     """(name, parameter) for every adapter parameter, shared ones once."""
-    seen = set()
+    seen, prefixes = set(), _adapter_prefixes(model)
     for name, param in model.named_parameters():
-        if _is_adapter_name(model, name) and id(param) not in seen:
+        if under_prefix(name, prefixes) and id(param) not in seen:
             seen.add(id(param))
             yield name, param
 
@@ -166,14 +166,15 @@ def _adapter_prefixes(model: nn.Module) -> Tuple[str, ...]:
     return tuple(prefixes)
 
 
-def _is_adapter_name(model: nn.Module, name: str) -> bool:
-    return any(name == p or name.startswith(p + ".") for p in _adapter_prefixes(model))
+def under_prefix(name: str, prefixes: Sequence[str]) -> bool:
+    """Whether the dotted ``name`` is one of ``prefixes`` or lies below one."""
+    return any(name == p or name.startswith(p + ".") for p in prefixes)
 
 
 def mark_only_adapters_trainable(model: nn.Module) -> None:
     prefixes = _adapter_prefixes(model)
     for name, param in model.named_parameters():
-        param.requires_grad = any(name == p or name.startswith(p + ".") for p in prefixes)
+        param.requires_grad = under_prefix(name, prefixes)
 
 
 def _check_mergeable(model: nn.Module) -> None:
@@ -220,7 +221,7 @@ def added_parameter_count(model: nn.Module) -> int:
     full fine-tuning, BitFit's norm biases -- are part of the base, not added)."""
     in_place = tuple(getattr(model, "_peft_in_place", ()))
     return sum(p.numel() for n, p in adapter_parameters(model)
-               if not any(n == q or n.startswith(q + ".") for q in in_place))
+               if not under_prefix(n, in_place))
 
 
 def adapted_model_size(model: nn.Module) -> int:

@@ -25,7 +25,7 @@ import torch
 import torch.nn as nn
 
 from espnet_peft.inject import (
-    SHARED_ATTR, _adapter_prefixes, adapter_layers, initialize_adapters,
+    SHARED_ATTR, _adapter_prefixes, adapter_layers, initialize_adapters, under_prefix,
 )
 
 FORMAT_NAME = "espnet_peft.adapter"
@@ -60,7 +60,7 @@ def adapter_state_dict(model: nn.Module) -> Dict[str, torch.Tensor]:
     keep = set(_batchnorm_stat_names(model))
     out = {}
     for name, tensor in model.state_dict(keep_vars=False).items():
-        if name in keep or any(name == p or name.startswith(p + ".") for p in prefixes):
+        if name in keep or under_prefix(name, prefixes):
             out[name] = tensor.detach()
     return out
 
@@ -71,7 +71,7 @@ def _base_tensors(model: nn.Module):
     for name, tensor in model.state_dict().items():
         if name in skip or name.endswith("adapter_initialized"):
             continue
-        if any(name == p or name.startswith(p + ".") for p in prefixes):
+        if under_prefix(name, prefixes):
             continue
         yield name, tensor
 
