@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from pathlib import Path
-from typing import Dict, Iterable, List, NamedTuple, Optional
+from typing import Dict, Iterable, List, NamedTuple, Optional, Tuple
 
 
 class Utterance(NamedTuple):
@@ -25,18 +25,23 @@ def write_data_dir(directory, utterances: Iterable[Utterance]) -> Path:
                              f"{u.speaker!r} (Kaldi sorting convention)")
         if any(c.isspace() for c in u.utt_id) or "\n" in u.text:
             raise ValueError(f"bad utterance {u.utt_id!r}: ids have no spaces, texts one line")
-    spk2utt: Dict[str, list] = defaultdict(list)
-    for u in utts:
-        spk2utt[u.speaker].append(u.utt_id)
     files = {
         "wav.scp": [f"{u.utt_id} {u.wav}" for u in utts],
         "text": [f"{u.utt_id} {u.text}" for u in utts],
         "utt2spk": [f"{u.utt_id} {u.speaker}" for u in utts],
-        "spk2utt": [f"{s} {' '.join(ids)}" for s, ids in sorted(spk2utt.items())],
+        "spk2utt": spk2utt_lines((u.utt_id, u.speaker) for u in utts),
     }
     for name, lines in files.items():
         (directory / name).write_text("".join(line + "\n" for line in lines), encoding="utf-8")
     return directory
+
+
+def spk2utt_lines(utt2spk: Iterable[Tuple[str, str]]) -> List[str]:
+    """``spk2utt`` lines (speaker, then its utterances in order) from (utt, speaker) pairs."""
+    spk2utt: Dict[str, List[str]] = defaultdict(list)
+    for utt, spk in utt2spk:
+        spk2utt[spk].append(utt)
+    return [f"{s} {' '.join(ids)}" for s, ids in sorted(spk2utt.items())]
 
 
 def read_table(path, duplicates: Optional[Dict[str, List[int]]] = None) -> Dict[str, str]:

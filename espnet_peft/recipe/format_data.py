@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections import Counter, defaultdict
+from collections import Counter
 from pathlib import Path
 from typing import Dict, List, Tuple
 
-from espnet_peft.data.kaldi_dir import read_table
+from espnet_peft.data.kaldi_dir import read_table, spk2utt_lines
 
 SKIPPED_FILE = "skipped"
 FULL_SCALE = 0.999  # |sample| at or above this (of full scale) counts as clipped
@@ -113,12 +113,8 @@ def keep_only(data_dir: Path, keep) -> None:
             path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
     utt2spk = data_dir / "utt2spk"
     if utt2spk.is_file():
-        spk2utt = defaultdict(list)
-        for line in utt2spk.read_text(encoding="utf-8").splitlines():
-            utt, _, spk = line.partition(" ")
-            spk2utt[spk.strip()].append(utt)
-        (data_dir / "spk2utt").write_text(
-            "".join(f"{s} {' '.join(u)}\n" for s, u in sorted(spk2utt.items())), encoding="utf-8")
+        lines = spk2utt_lines((u, s.strip()) for u, s in read_table(utt2spk).items())
+        (data_dir / "spk2utt").write_text("".join(line + "\n" for line in lines), encoding="utf-8")
 
 
 def format_dir(data_dir, fs: int = 16000, on_error: str = "stop", max_clipped: float = 0.05) -> int:
