@@ -2,7 +2,7 @@
 
     python -m espnet_peft.bin.benchmark --rounds 5 --out exp/benchmark
 
-Builds the S2T model from ``egs2/TEMPLATE/peft1/conf/owsm_v3.1_base_arch.yaml`` (102M
+Builds the S2T model from ``egs2/TEMPLATE/peft1/conf/owsm_v3.1_base_arch.yaml`` (101M
 parameters, random weights, nothing downloaded), feeds one fixed synthetic batch (4 x 10 s
 of audio, 50-token targets) and times a full training step (forward, backward, AdamW)
 for every configuration:
