@@ -17,6 +17,12 @@ Transcript normalisation (:func:`normalize_text`), in this order:
 7. case (``upper`` by default: ESPnet's English recipes score upper case) and single
    spaces. An utterance whose text is empty afterwards is dropped by the caller.
 
+Chinese (``cjk``): NFKC turns full-width forms into half-width ones (``，`` -> ``,``,
+``１２`` -> ``12``), punctuation (``。、《》`` included) goes as in step 6, digits stay
+digits (no English number words, no ``&``/``%`` spelling), and the spaces next to a CJK
+character are removed: Chinese is written without word spaces (AISHELL-1's segmented
+transcripts become unsegmented) and is scored by character (CER).
+
 Audio (:func:`prepare_audio`): stage 2 of ``peft.sh`` reads every file with soundfile
 and wants 16 kHz mono. A file that already is a 16 kHz mono WAV/FLAC is used in place
 (no copy: MyST's FLAC, LibriSpeech); anything else (CMU Kids' NIST SPHERE, L2-ARCTIC's
@@ -114,8 +120,13 @@ def _number_words(match) -> str:
     return " " + _inflect.number_to_words(match.group(), andword="").replace(",", "") + " "
 
 
+_CJK = "[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]"
+_SPACE_NEXT_TO_CJK = re.compile(f"(?<={_CJK}) | (?={_CJK})")
+
+
 def normalize_text(text: str, markup: Sequence[str] = (), hyphens: str = "join",
-                   numbers_to_words: bool = True, case: str = "upper", ascii: bool = False) -> str:
+                   numbers_to_words: bool = True, case: str = "upper", ascii: bool = False,
+                   cjk: bool = False) -> str:
     """Normalise one transcript (the rules are in this module's docstring)."""
     if hyphens not in ("join", "space"):
         raise ValueError(f"hyphens must be 'join' or 'space', got {hyphens!r}")
@@ -125,8 +136,9 @@ def normalize_text(text: str, markup: Sequence[str] = (), hyphens: str = "join",
         previous = None
         while previous != text:
             previous, text = text, re.sub(pattern, " ", text)
-    text = text.replace("&", " and ").replace("/", " slash ").replace("%", " percent ")
-    if numbers_to_words:
+    if not cjk:
+        text = text.replace("&", " and ").replace("/", " slash ").replace("%", " percent ")
+    if numbers_to_words and not cjk:
         text = re.sub(r"\d+", _number_words, text)
     text = _SPLIT_CONTRACTION.sub(lambda m: "'" + m.group(1), text)
     text = re.sub(r"[-_]", "" if hyphens == "join" else " ", text)
@@ -138,6 +150,8 @@ def normalize_text(text: str, markup: Sequence[str] = (), hyphens: str = "join",
         if word:
             words.append(word)
     text = " ".join(words)
+    if cjk:
+        text = _SPACE_NEXT_TO_CJK.sub("", text)
     if case == "upper":
         return text.upper()
     if case == "lower":
@@ -241,6 +255,33 @@ def write_splits(data_dir, domain: str, splits: Dict[str, List[Utterance]], corp
 def utterances(entries: Iterable[tuple], audio: Dict[str, str]) -> List[Utterance]:
     """(utt_id, speaker, text) entries + prepared audio -> Kaldi utterances."""
     return [Utterance(u, s, audio[u], t) for u, s, t in entries]
+
+
+def prepared_splits(split_entries: Dict[str, list], wav_dir, domain: str, nj: int = 1) -> Dict[str, List[Utterance]]:
+    """{split: [(utt_id, speaker, text, source)]} -> {split: Kaldi utterances}, the audio
+    prepared under ``<wav_dir>/<domain>``; ``source`` is a file or an :class:`AudioItem`
+    (a segment of a longer recording)."""
+    out = {}
+    for split, entries in split_entries.items():
+        items = [f if isinstance(f, AudioItem) else AudioItem(u, str(f)) for u, _, _, f in entries]
+        audio = prepare_audio(items, Path(wav_dir) / domain, nj)
+        out[split] = utterances(((u, s, t) for u, s, t, _ in entries), audio)
+    return out
+
+
+def parse_sets(spec: str) -> Dict[str, str]:
+    """``train=<subset>,dev=<subset>,test=<subset>`` -> {split: subset} (the subsets of a
+    source-domain corpus that feed each split; one subset may serve several)."""
+    sets = {}
+    for part in spec.split(","):
+        split, _, subset = part.partition("=")
+        if split.strip() not in SPLITS or not subset.strip():
+            raise ValueError(f"--sets: expected '<train|dev|test>=<subset>,...', got {spec!r}")
+        sets[split.strip()] = subset.strip()
+    missing = [s for s in SPLITS if s not in sets]
+    if missing:
+        raise ValueError(f"--sets {spec!r} names no subset for {missing}")
+    return sets
 
 
 def base_parser(description: str) -> argparse.ArgumentParser:

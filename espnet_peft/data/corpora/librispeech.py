@@ -26,19 +26,6 @@ DEFAULT_SETS = "train=dev-clean,dev=dev-clean,test=test-clean"
 log = logging.getLogger("espnet_peft.data.corpora.librispeech")
 
 
-def parse_sets(spec: str) -> dict:
-    sets = {}
-    for part in spec.split(","):
-        split, _, subset = part.partition("=")
-        if split.strip() not in common.SPLITS or not subset.strip():
-            raise ValueError(f"--sets: expected '<train|dev|test>=<subset>,...', got {spec!r}")
-        sets[split.strip()] = subset.strip()
-    missing = [s for s in common.SPLITS if s not in sets]
-    if missing:
-        raise ValueError(f"--sets {spec!r} names no subset for {missing}")
-    return sets
-
-
 def scan(subset_dir: Path):
     entries = []
     for trans in sorted(subset_dir.glob("*/*/*.trans.txt")):
@@ -60,7 +47,7 @@ def scan(subset_dir: Path):
 
 def prepare(corpus_dir, data_dir, domain: str = "librispeech", wav_dir="wav", nj: int = 1,
             sets: str = DEFAULT_SETS):
-    chosen = parse_sets(sets)
+    chosen = common.parse_sets(sets)
     root = common.find_root(corpus_dir, sorted(set(chosen.values())), ["LibriSpeech"], "LibriSpeech")
     splits = {}
     for split, subset in chosen.items():
