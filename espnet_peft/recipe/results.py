@@ -105,14 +105,15 @@ def run_status(exp: Path, role: str) -> Tuple[str, str]:
 
 
 def _wer(exp: Path, test_set: Optional[str], status: str):
-    """A WER (float) or the reason there is none (str)."""
+    """An error rate (float: WER, or CER where scoring chose it) or the reason there is none (str)."""
     if not test_set:
         return None
     score = read_json(exp / f"decode_{test_set}" / "score.json")
     if score is not None:
-        if "wer" not in score:
-            raise ValueError(f"{exp / f'decode_{test_set}' / 'score.json'}: no 'wer' field")
-        return score["wer"]
+        metric = score.get("metric", "wer")  # cer for a recipe scored by character (score --metric)
+        if metric not in score:
+            raise ValueError(f"{exp / f'decode_{test_set}' / 'score.json'}: no {metric!r} field")
+        return score[metric]
     if status != OK:
         return status
     return NOT_SCORED if (exp / f"decode_{test_set}").is_dir() else NOT_DECODED

@@ -7,6 +7,10 @@ Reads ESPnet's ``1best_recog/text`` and the reference ``text``; writes
 ``score.json`` (WER, CER, substitutions/deletions/insertions, utterance counts) and a
 readable ``result.txt`` with the worst utterances. An utterance missing from the
 hypotheses counts as fully deleted and is reported.
+
+``--metric`` names the error rate the result tables report (``score.json``'s
+``metric``): ``wer`` (default), or ``cer`` for languages written without word spaces
+(Mandarin: a WER would count whole sentences). CER ignores spaces.
 """
 
 from __future__ import annotations
@@ -43,22 +47,31 @@ def edit_counts(ref: Sequence[str], hyp: Sequence[str]) -> Tuple[int, int, int]:
     return s, d, n
 
 
+def tokens(text: str, unit: str = "word") -> List[str]:
+    """Words, or characters without the spaces."""
+    return text.split() if unit == "word" else list(text.replace(" ", ""))
+
+
 def error_rate(refs: Dict[str, str], hyps: Dict[str, str], unit: str = "word") -> Dict[str, float]:
-    split = (lambda t: t.split()) if unit == "word" else (lambda t: list(t.replace(" ", "")))
     totals = dict(sub=0, dele=0, ins=0, ref=0)
     for utt, ref in refs.items():
-        s, d, i = edit_counts(split(ref), split(hyps.get(utt, "")))
+        s, d, i = edit_counts(tokens(ref, unit), tokens(hyps.get(utt, ""), unit))
         totals["sub"] += s
         totals["dele"] += d
         totals["ins"] += i
-        totals["ref"] += len(split(ref))
+        totals["ref"] += len(tokens(ref, unit))
     errors = totals["sub"] + totals["dele"] + totals["ins"]
     return {"rate": 100.0 * errors / max(totals["ref"], 1), "sub": totals["sub"],
             "del": totals["dele"], "ins": totals["ins"], "ref_units": totals["ref"]}
 
 
-def score_dir(decode_dir, ref_file) -> Dict[str, object]:
+METRICS = ("wer", "cer")
+
+
+def score_dir(decode_dir, ref_file, metric: str = "wer") -> Dict[str, object]:
     decode_dir = Path(decode_dir)
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
     hyp_file = decode_dir / "1best_recog" / "text"
     if not hyp_file.is_file():
         raise FileNotFoundError(f"no hypotheses in {hyp_file}: run the decoding stage first")
@@ -71,12 +84,14 @@ def score_dir(decode_dir, ref_file) -> Dict[str, object]:
     wer, cer = error_rate(refs, hyps, "word"), error_rate(refs, hyps, "char")
     result = {"wer": round(wer["rate"], 2), "cer": round(cer["rate"], 2), "sub": wer["sub"],
               "del": wer["del"], "ins": wer["ins"], "ref_words": wer["ref_units"],
-              "utterances": len(refs), "missing": len(missing), "ref": str(ref_file)}
+              "utterances": len(refs), "missing": len(missing), "ref": str(ref_file), "metric": metric}
     (decode_dir / "score.json").write_text(json.dumps(result, indent=1) + "\n")
-    per_utt = sorted(((sum(edit_counts(refs[u].split(), hyps.get(u, "").split())), u) for u in refs),
+    unit = "word" if metric == "wer" else "char"
+    per_utt = sorted(((sum(edit_counts(tokens(refs[u], unit), tokens(hyps.get(u, ""), unit))), u) for u in refs),
                      reverse=True)
     lines = [f"WER {result['wer']:.2f}% (sub {result['sub']}, del {result['del']}, ins {result['ins']}, "
-             f"{result['ref_words']} words, {len(refs)} utterances); CER {result['cer']:.2f}%", ""]
+             f"{result['ref_words']} words, {len(refs)} utterances); CER {result['cer']:.2f}%"
+             f"{'' if metric == 'wer' else ' (the reported metric)'}", ""]
     for errors, utt in per_utt[:20]:
         if errors:
             lines += [f"{utt} ({errors} errors)", f"  REF: {refs[utt]}", f"  HYP: {hyps.get(utt, '')}"]
@@ -89,13 +104,14 @@ def main(cmd=None):
     parser.add_argument("--decode_dir", required=True, action="append")
     parser.add_argument("--ref", required=True, action="append",
                         help="reference text, one per --decode_dir, in the same order")
+    parser.add_argument("--metric", default="wer", choices=METRICS, help="the error rate the tables report")
     args = parser.parse_args(cmd)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s score: %(message)s")
     if len(args.decode_dir) != len(args.ref):
         parser.error("give one --ref per --decode_dir")
     for d, r in zip(args.decode_dir, args.ref):
-        res = score_dir(d, r)
-        logging.info("%s: WER %.2f%% over %d utterances", d, res["wer"], res["utterances"])
+        res = score_dir(d, r, args.metric)
+        logging.info("%s: %s %.2f%% over %d utterances", d, args.metric.upper(), res[args.metric], res["utterances"])
 
 
 if __name__ == "__main__":

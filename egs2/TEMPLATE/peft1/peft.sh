@@ -12,7 +12,7 @@
 #   5 base model: train it on the source domain, unless --base_model is given
 #   6 adaptation: every method in --methods on every target domain
 #   7 decoding: every model on its target test set and the source test set
-#   8 scoring: WER/CER per decoding directory
+#   8 scoring: WER/CER per decoding directory (--score_metric: which one the tables report)
 #   9 results: exp/RESULTS.md, exp/results.{csv,tex} and exp/plots/ (espnet_peft.bin.collect_results)
 set -euo pipefail
 
@@ -53,6 +53,7 @@ bpemode=unigram
 base_args=                # extra asr_train options for stage 5
 adapt_args=               # extra asr_train options for stage 6
 inference_args=           # extra asr_inference options for stage 7
+score_metric=wer          # error rate of the result tables: wer, or cer (Mandarin: no word spaces)
 local_data_opts=          # extra options for local/data.sh
 
 help_message="Usage: $0 [--stage N] [--stop_stage N] [--methods \"lora ssvd\"] [options]
@@ -321,7 +322,7 @@ if run_stage 8 && ! is_true "${skip_eval}"; then
     while IFS=$'\t' read -r _ _ wav out _; do
         score_args+=(--decode_dir "${out}" --ref "$(dirname "${wav}")/text")
     done < "${decode_list}"
-    [ ${#score_args[@]} -gt 0 ] && "${python}" -m espnet_peft.recipe.score "${score_args[@]}"
+    [ ${#score_args[@]} -gt 0 ] && "${python}" -m espnet_peft.recipe.score --metric "${score_metric}" "${score_args[@]}"
 fi
 
 # ---- 9. results --------------------------------------------------------------------
