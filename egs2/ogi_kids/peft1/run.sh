@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# OGI Kids (CSLU Kids scripted speech, LDC2007S18): adapt a pretrained ASR model to it with
+# OGI Kids (CSLU Kids' Speech, LDC2007S18; scripted part by default, --local_data_opts
+# "--parts spontaneous|both" for the spontaneous one): adapt a pretrained ASR model to it with
 # every PEFT method, decode its test set and LibriSpeech test-clean (forgetting), tabulate.
 # Settings: the SSVD paper's (conf/adapt.yaml, conf/adapter/: AdamW 1e-4, 15 epochs,
 # LoRA/DoRA r 32 alpha 64, SSVD k = 40 %); conf/tuning/ssvd_paper + ./reproduce.sh for its grid.

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Stage 1 of the OGI Kids recipe: OGI Kids, scripted part (target domain "ogi_kids", children
-# reading prompts) and LibriSpeech (source domain "librispeech": forgetting) into
-# data/<domain>_{train,dev,test}, by espnet_peft/data/corpora/{ogi_kids,librispeech}.py
-# (layout, text and split rules are documented there).
+# Stage 1 of the OGI Kids recipe: OGI Kids (target domain "ogi_kids": --parts scripted, children
+# reading prompts, default; spontaneous, a monologue per child; or both) and LibriSpeech
+# (source domain "librispeech": forgetting) into data/<domain>_{train,dev,test}, by
+# espnet_peft/data/corpora/{ogi_kids,librispeech}.py (layout, text and split rules are
+# documented there).
 #
-#   local/data.sh --ogi_kids_dir /db/LDC2007S18 --librispeech_dir /db/LibriSpeech [--split_dir DIR]
+#   local/data.sh --ogi_kids_dir /db/LDC2007S18 --librispeech_dir /db/LibriSpeech [--parts both] [--split_dir DIR]
 set -euo pipefail
 datadir=data
 nj=2
@@ -14,6 +15,7 @@ librispeech_dir=${LIBRISPEECH:-}   # holding LibriSpeech/<subset>/
 librispeech_sets=train=dev-clean,dev=dev-clean,test=test-clean
 source_corpus=librispeech          # librispeech, or none (then give run.sh another --source_domain)
 split_dir=                         # train.list, dev.list, test.list; default: speaker-disjoint split
+parts=scripted                     # scripted, spontaneous (whole monologues, minutes long) or both
 wav_dir=wav
 . utils/parse_options.sh
 
@@ -22,7 +24,7 @@ launch="${python} $(cd "$(dirname "$(readlink -f "$0")")/../../../.." && pwd)/es
 opts=()
 [ -n "${split_dir}" ] && opts+=(--split_dir "${split_dir}")
 ${launch} ogi_kids --corpus_dir "${ogi_kids_dir}" --data_dir "${datadir}" --domain ogi_kids \
-    --wav_dir "${wav_dir}" --nj "${nj}" "${opts[@]}"
+    --wav_dir "${wav_dir}" --nj "${nj}" --parts "${parts}" "${opts[@]}"
 if [ "${source_corpus}" = librispeech ]; then
     [ -n "${librispeech_dir}" ] || { echo "local/data.sh: set LIBRISPEECH=/path or pass --librispeech_dir DIR (or --source_corpus none)" >&2; exit 1; }
     ${launch} librispeech --corpus_dir "${librispeech_dir}" --data_dir "${datadir}" --domain librispeech \
