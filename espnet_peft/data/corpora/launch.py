@@ -14,7 +14,8 @@ import sys
 import types
 from pathlib import Path
 
-MODULES = ("myst", "cmu_kids", "ogi_kids", "l2_arctic", "aesrc2020", "cgn", "common_voice", "librispeech", "pretrained")
+MODULES = ("myst", "cmu_kids", "ogi_kids", "l2_arctic", "aesrc2020", "cgn", "common_voice", "edacc", "childmandarin",
+           "librispeech", "aishell", "pretrained")
 
 
 def main() -> None:
