@@ -5,6 +5,7 @@ format (FLAC, NIST SPHERE, 44.1 kHz WAV). Checked: Kaldi directory validity, cou
 normalised text, readable 16 kHz mono audio, and clear errors for a missing corpus or a
 wrong layout."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -250,18 +251,25 @@ def test_cmu_kids_recipe_data(tmp_path, voice):
 # ---- OGI Kids -----------------------------------------------------------------------
 
 def test_ogi_kids_recipe_data(tmp_path, voice):
-    """cslu_kids/{docs/all.map, speech/scripted/<grade>/<n>/<spk>/<spk><prompt><n>.wav, trans/, verify/}"""
+    """cslu_kids/{docs/all.map, speech/scripted/<grade>/<n>/<spk>/<spk><prompt><n>.wav, trans/, verify/},
+    spontaneous part: speech/spontaneous/<grade>/<n>/<spk>/<utt>.wav + trans/spontaneous/.../<utt>.txt"""
     base = tmp_path / "db" / "cslu_kids"
     write(base / "docs" / "all.map", '00 "one"\n0a "The dog is big."\n1b "I can see 2 birds"\n')
-    for d in ("labels", "misc", "trans", "verify"):
+    for d in ("labels", "misc", "verify"):
         (base / d).mkdir(parents=True)
     for i, utt in enumerate(["ks0010a0", "ks0011b0", "ks0020a0", "ks003zz0", "ks0030a0"]):
         spk = utt[:5]
         audio(voice[i % 2], base / "speech" / "scripted" / "00" / "0" / spk / f"{utt}.wav")
+    spontaneous = {"ks004xx0": "\ufeff<bn> i like my dog* (um) and [cat] <ln>\r\nsecond line\r\n",
+                   "ks005xx0": "we play (( )) outside <sil>", "ks006xx0": None}   # no transcript: skipped
+    for i, (utt, trn) in enumerate(spontaneous.items()):
+        audio(voice[i % 2], base / "speech" / "spontaneous" / "01" / "1" / utt[:5] / f"{utt}.wav")
+        if trn is not None:
+            write(base / "trans" / "spontaneous" / "01" / "1" / utt[:5] / f"{utt}.txt", trn)
     lists = tmp_path / "lists"
-    write(lists / "train.list", "ks0010a0\nks0011b0\n")
+    write(lists / "train.list", "ks0010a0\nks0011b0\nks004xx0\n")
     write(lists / "dev.list", "ks0020a0\n")
-    write(lists / "test.list", "ks0030a0\nks003zz0\n")
+    write(lists / "test.list", "ks0030a0\nks003zz0\nks005xx0\n")
     data = tmp_path / "data"
     proc = run_data_sh("ogi_kids", "--datadir", data, "--wav_dir", tmp_path / "wav", "--ogi_kids_dir", base.parent,
                        "--split_dir", lists, "--source_corpus", "none")
@@ -269,9 +277,20 @@ def test_ogi_kids_recipe_data(tmp_path, voice):
     assert check_kaldi_dir(data / "ogi_kids_train", 2) == {"ks0010a0": "THE DOG IS BIG", "ks0011b0": "I CAN SEE TWO BIRDS"}
     assert check_kaldi_dir(data / "ogi_kids_dev", 1) == {"ks0020a0": "THE DOG IS BIG"}
     assert check_kaldi_dir(data / "ogi_kids_test", 1) == {"ks0030a0": "THE DOG IS BIG"}   # prompt "zz" is not in all.map
+    # Both parts: the spontaneous transcripts without their markup, in the listed splits.
+    proc = run_data_sh("ogi_kids", "--datadir", tmp_path / "both", "--wav_dir", tmp_path / "wav", "--ogi_kids_dir",
+                       base.parent, "--split_dir", lists, "--source_corpus", "none", "--parts", "both")
+    assert proc.returncode == 0, proc.stderr
+    assert check_kaldi_dir(tmp_path / "both/ogi_kids_train", 3)["ks004xx0"] == "I LIKE MY DOG AND CAT"
+    assert check_kaldi_dir(tmp_path / "both/ogi_kids_test", 2)["ks005xx0"] == "WE PLAY OUTSIDE"
     (base / "docs" / "all.map").unlink()
     proc = run_data_sh("ogi_kids", "--datadir", tmp_path / "d2", "--ogi_kids_dir", base.parent, "--source_corpus", "none")
     assert proc.returncode != 0 and "docs/all.map" in proc.stderr
+    # The spontaneous part alone needs no all.map; without trans/spontaneous it names it.
+    shutil.rmtree(base / "trans")
+    proc = run_data_sh("ogi_kids", "--datadir", tmp_path / "d3", "--ogi_kids_dir", base.parent, "--source_corpus", "none",
+                       "--parts", "spontaneous")
+    assert proc.returncode != 0 and "trans/spontaneous" in proc.stderr and "Traceback" not in proc.stderr
 
 # ---- L2-ARCTIC ----------------------------------------------------------------------
 
@@ -444,6 +463,165 @@ def test_common_voice_recipe_data(tmp_path, voice):
     assert proc.returncode != 0 and "accents (or accent)" in proc.stderr
     assert not (tmp_path / "w2").exists()   # nothing converted before the check
 
+# ---- EdAcc --------------------------------------------------------------------------
+
+def edacc_fixture(root: Path, voice) -> Path:
+    """edacc_v1.0/{data/<conv>.wav (32 kHz), dev|test/{segments,text,utt2spk,stm,conv.list},
+    linguistic_background.csv, README.txt}: three turns per conversation, the last one read."""
+    base = root / "edacc_v1.0"
+    long = root / "conv.wav"
+    root.mkdir(parents=True)
+    subprocess.run(["sox", "-D", str(voice[0]), str(voice[1]), str(voice[0]), str(long)], check=True)
+    d0, d1 = sf.info(str(voice[0])).duration, sf.info(str(voice[1])).duration
+    turns = [(0.0, d0, "A"), (d0, d0 + d1, "B"), (d0 + d1, 2 * d0 + d1, "A")]
+    plan = {"dev": {"EDACC-C01": ["um we went to <laugh> the 2 shops", "yeah well-known ones", "please call stella"],
+                    "EDACC-C02_P1": ["first part", "i see <overlap>", "please call stella"],
+                    "EDACC-C02_P2": ["second part", "okay", "please call stella"]},
+            "test": {"EDACC-C03": ["hello there", "<laugh>", "please call stella"]}}
+    for part, convs in plan.items():
+        tables = {name: [] for name in ("segments", "text", "utt2spk", "stm")}
+        for conv, texts in convs.items():
+            audio(long, base / "data" / f"{conv}.wav", rate=32000)
+            speaker = conv.split("_")[0]
+            for n, ((start, end, side), text) in enumerate(zip(turns, texts), 1):
+                utt, spk = f"{conv}-{n:09d}", f"{speaker}-{side}"
+                tables["segments"].append(f"{utt} {conv} {start:.2f} {end:.2f}")
+                tables["text"].append(f"{utt} {text}")
+                tables["utt2spk"].append(f"{utt} {spk}")
+                tag = "IGNORE_TIME_SEGMENT_IN_SCORING" if n == 3 else text
+                tables["stm"].append(f"{conv} 1 {spk} {start:.2f} {end:.2f} <male,l2> {tag}")
+        for name, lines in tables.items():
+            write(base / part / name, "\n".join(lines) + "\n")
+        write(base / part / "conv.list", "\n".join(convs) + "\n")
+    accent = "How would you describe your accent in English? (e.g. Italian, Glaswegian)"
+    write(base / "linguistic_background.csv", f'PARTICIPANT_ID,"{accent}",Other\n'
+          "EDACC-C01-A,Nigerian,x\nEDACC-C01-B,Nigerian English,x\nEDACC-C02-A,Scottish,x\n"
+          "EDACC-C02-B,Indian,x\nEDACC-C03-A, nigerian ,x\nEDACC-C03-B,Kenyan,x\n")
+    write(base / "README.txt", "EdAcc v1.0\n")
+    return root
+
+
+def test_edacc_recipe_data(tmp_path, voice):
+    corpus = edacc_fixture(tmp_path / "db", voice)
+    data = tmp_path / "data"
+    proc = run_data_sh("edacc", "--datadir", data, "--wav_dir", tmp_path / "wav", "--edacc_dir", corpus,
+                       "--source_corpus", "none", "--dev_every", 2)
+    assert proc.returncode == 0, proc.stderr
+    # dev set: conversation C01 -> dev, C02 (both parts) -> train; read turns left out.
+    train = check_kaldi_dir(data / "edacc_train", 4)
+    assert train["EDACC-C02-B-EDACC-C02_P1-000000002"] == "I SEE"
+    dev = check_kaldi_dir(data / "edacc_dev", 2)
+    assert dev == {"EDACC-C01-A-EDACC-C01-000000001": "UM WE WENT TO THE TWO SHOPS",
+                   "EDACC-C01-B-EDACC-C01-000000002": "YEAH WELL KNOWN ONES"}
+    assert check_kaldi_dir(data / "edacc_test", 1) == {"EDACC-C03-A-EDACC-C03-000000001": "HELLO THERE"}
+    assert (data / "edacc_dev" / "spk2accent").read_text() == "EDACC-C01-A Nigerian\nEDACC-C01-B Nigerian English\n"
+    wav = read_table(data / "edacc_dev" / "wav.scp")["EDACC-C01-B-EDACC-C01-000000002"]
+    assert abs(sf.info(wav).duration - sf.info(str(voice[1])).duration) < 0.02   # the turn, cut out at 16 kHz
+    # An accent group; the read turns kept on request.
+    proc = run_data_sh("edacc", "--datadir", tmp_path / "d3", "--wav_dir", tmp_path / "wav", "--edacc_dir", corpus,
+                       "--source_corpus", "none", "--dev_every", 2, "--accents", "nigeria|scottish", "--keep_read", "true")
+    assert proc.returncode == 0, proc.stderr
+    assert set(check_kaldi_dir(tmp_path / "d3/edacc_train", 4)) == {
+        f"EDACC-C02-A-EDACC-C02_P{p}-00000000{n}" for p in (1, 2) for n in (1, 3)}
+    assert set(check_kaldi_dir(tmp_path / "d3/edacc_test", 2)) == {
+        "EDACC-C03-A-EDACC-C03-000000001", "EDACC-C03-A-EDACC-C03-000000003"}
+    (corpus / "edacc_v1.0/linguistic_background.csv").unlink()
+    proc = run_data_sh("edacc", "--datadir", tmp_path / "d4", "--edacc_dir", corpus, "--source_corpus", "none")
+    assert proc.returncode != 0 and "linguistic_background.csv" in proc.stderr and "Traceback" not in proc.stderr
+
+
+# ---- ChildMandarin + AISHELL-1 (Mandarin) ----------------------------------------------
+
+@pytest.fixture(scope="module")
+def mandarin_voice(tmp_path_factory):
+    """Two espeak-ng Mandarin (cmn) clips, 16 kHz WAV."""
+    d = tmp_path_factory.mktemp("cmn")
+    return [synthesize("妈妈你来啦", d / "a.wav", voice="cmn"), synthesize("我们去公园玩吧", d / "b.wav", voice="cmn")]
+
+
+def childmandarin_fixture(root: Path, voice) -> Path:
+    """ChildMandarin/{data/<spk>/<spk>_<age>_<gender>_<accent>_<city>_<device>_<nnn>.wav,
+    baseline/data/<split>/text (+ wav.scp for dev and test)}."""
+    base = root / "ChildMandarin"
+    plan = {"train": [("071_5_F_L_WUHAN_iPhone_001", "妈妈，你来啦！"), ("154_4_M_L_CHENGDU_Android_012", "我想买１２个颜色的。")],
+            "dev": [("080_5_F_L_CHENGDU_Android_068", "我们快回家吧！")],
+            "test": [("008_5_M_L_NANJING_Android_043", "“先是这样，然后这样。”"), ("008_5_M_L_NANJING_Android_044", "。")]}
+    for split, utts in plan.items():
+        for i, (utt, _) in enumerate(utts):
+            audio(voice[i % 2], base / "data" / utt.split("_")[0] / f"{utt}.wav")
+        write(base / "baseline/data" / split / "text", "".join(f"{u}  {t}\n" for u, t in utts))
+        if split != "train":
+            write(base / "baseline/data" / split / "wav.scp",
+                  "".join(f"{u} data/{u.split('_')[0]}/{u}.wav\n" for u, _ in utts))
+    return root
+
+
+def aishell_fixture(root: Path, voice) -> Path:
+    """data_aishell/{wav/<dev|test>/<spk>/BAC009<spk>W<nnnn>.wav, transcript/aishell_transcript_v0.8.txt}"""
+    base = root / "data_aishell"
+    lines = []
+    for subset, spk in (("dev", "S0724"), ("test", "S0764")):
+        for i, text in enumerate(["而 对 楼市 成交 抑制 作用 最 大 的 限 购", "我们 去 公园 玩 吧"]):
+            utt = f"BAC009{spk}W{121 + i:04d}"
+            audio(voice[i], base / "wav" / subset / spk / f"{utt}.wav")
+            lines.append(f"{utt} {text}")
+    audio(voice[0], base / "wav" / "test" / "S0764" / "BAC009S0764W0200.wav")   # no transcript line
+    write(base / "transcript" / "aishell_transcript_v0.8.txt", "\n".join(lines) + "\n")
+    return root
+
+
+def test_childmandarin_recipe_data(tmp_path, mandarin_voice):
+    corpus = childmandarin_fixture(tmp_path / "db", mandarin_voice)
+    aishell = aishell_fixture(tmp_path / "aishell", mandarin_voice)
+    data = tmp_path / "data"
+    proc = run_data_sh("childmandarin", "--datadir", data, "--wav_dir", tmp_path / "wav",
+                       "--childmandarin_dir", corpus / "ChildMandarin", "--aishell_dir", aishell)
+    assert proc.returncode == 0, proc.stderr
+    # Full-width forms half-width, punctuation gone, no spaces; a transcript of punctuation only is dropped.
+    assert check_kaldi_dir(data / "childmandarin_train", 2) == {"071_5_F_L_WUHAN_iPhone_001": "妈妈你来啦",
+                                                                "154_4_M_L_CHENGDU_Android_012": "我想买12个颜色的"}
+    check_kaldi_dir(data / "childmandarin_dev", 1)
+    assert check_kaldi_dir(data / "childmandarin_test", 1) == {"008_5_M_L_NANJING_Android_043": "先是这样然后这样"}
+    assert read_table(data / "childmandarin_test" / "utt2spk")["008_5_M_L_NANJING_Android_043"] == "008"
+    # AISHELL-1: dev serves train and dev, segmented transcripts joined; W0200 has no transcript.
+    for split in ("train", "dev"):
+        check_kaldi_dir(data / f"aishell_{split}", 2)
+    test = check_kaldi_dir(data / "aishell_test", 2)
+    assert test == {"BAC009S0764W0121": "而对楼市成交抑制作用最大的限购", "BAC009S0764W0122": "我们去公园玩吧"}
+    assert read_table(data / "aishell_test" / "utt2spk")["BAC009S0764W0121"] == "BAC009S0764"
+
+    # Missing split lists and still-packed AISHELL audio are named.
+    shutil.rmtree(corpus / "ChildMandarin/baseline")
+    proc = run_data_sh("childmandarin", "--datadir", tmp_path / "d2", "--childmandarin_dir", corpus,
+                       "--source_corpus", "none")
+    assert proc.returncode != 0 and "train/text" in proc.stderr and "Traceback" not in proc.stderr
+    shutil.rmtree(aishell / "data_aishell/wav/test")
+    (aishell / "data_aishell/wav/test").mkdir()
+    write(aishell / "data_aishell/wav/S0764.tar.gz", "")
+    proc = run_data_sh("childmandarin", "--datadir", tmp_path / "d3", "--childmandarin_dir", tmp_path / "nowhere",
+                       "--aishell_dir", aishell)
+    assert proc.returncode != 0 and "nowhere does not exist" in proc.stderr
+    from espnet_peft.data.corpora import aishell as aishell_prep
+    with pytest.raises(aishell_prep.common.CorpusLayoutError, match="S0764.tar.gz.*unpack"):
+        aishell_prep.prepare(aishell, tmp_path / "d4", wav_dir=tmp_path / "w4")
+
+
+def test_character_scoring_for_mandarin(tmp_path):
+    """score --metric cer: the CER (spaces ignored) is the recorded metric, and the result
+    rows take it; a Mandarin WER would count whole sentences."""
+    from espnet_peft.recipe import results, score
+
+    write(tmp_path / "ref", "u1 妈妈你来啦\nu2 我们去公园玩吧\n")
+    decode = tmp_path / "exp" / "decode_childmandarin_test"
+    write(decode / "1best_recog" / "text", "u1 妈妈你来了\nu2 我们 去公园玩吧\n")
+    score.main(["--decode_dir", str(decode), "--ref", str(tmp_path / "ref"), "--metric", "cer"])
+    result = json.loads((decode / "score.json").read_text())
+    # 1 of 12 characters wrong; as words: two "words" wrong, one inserted by the stray space.
+    assert result["metric"] == "cer" and result["cer"] == round(100 / 12, 2) and result["wer"] == 150.0
+    assert "CER 8.33%" in (decode / "result.txt").read_text().splitlines()[0]
+    assert results._wer(tmp_path / "exp", "childmandarin_test", results.OK) == result["cer"]
+
+
 # ---- base models --------------------------------------------------------------------
 
 def test_model_tables_agree_and_name_existing_architectures():
@@ -461,7 +639,8 @@ def test_model_tables_agree_and_name_existing_architectures():
             # OWSM v3.1: E-Branchformer encoder; OWLS: Transformer encoder
             assert conf["encoder"] in ("e_branchformer", "transformer") and conf["decoder"] == "transformer"
             assert conf["encoder_conf"]["output_size"] and conf["decoder_conf"]["num_blocks"]
-    for recipe in ("myst", "cmu_kids", "ogi_kids", "l2_arctic", "aesrc2020", "cgn", "common_voice"):
+    for recipe in ("myst", "cmu_kids", "ogi_kids", "l2_arctic", "aesrc2020", "cgn", "common_voice", "edacc",
+                   "childmandarin"):
         table = yaml.safe_load((ROOT / "egs2" / recipe / "peft1/conf/models.yaml").read_text())
         assert {k: (v["hf"], v["arch"]) for k, v in table.items()} == MODELS, recipe
 
