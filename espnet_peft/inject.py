@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Collection, Dict, FrozenSet, Iterator, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -155,7 +155,7 @@ def adapter_parameters(model: nn.Module) -> Iterator[Tuple[str, nn.Parameter]]:
             yield name, param
 
 
-def _adapter_prefixes(model: nn.Module) -> Tuple[str, ...]:
+def _adapter_prefixes(model: nn.Module) -> FrozenSet[str]:
     prefixes = []
     for name, layer in adapter_layers(model):
         prefix = f"{name}." if name else ""
@@ -163,12 +163,18 @@ def _adapter_prefixes(model: nn.Module) -> Tuple[str, ...]:
     if hasattr(model, SHARED_ATTR):
         prefixes.append(SHARED_ATTR)
     prefixes.extend(getattr(model, "_peft_in_place", ()))
-    return tuple(prefixes)
+    return frozenset(prefixes)
 
 
-def under_prefix(name: str, prefixes: Sequence[str]) -> bool:
-    """Whether the dotted ``name`` is one of ``prefixes`` or lies below one."""
-    return any(name == p or name.startswith(p + ".") for p in prefixes)
+def under_prefix(name: str, prefixes: Collection[str]) -> bool:
+    """Whether the dotted ``name`` is one of ``prefixes`` or lies below one (a lookup of
+    ``name`` and each enclosing path: linear in the depth with a set of prefixes)."""
+    end = len(name)
+    while end > 0:
+        if name[:end] in prefixes:
+            return True
+        end = name.rfind(".", 0, end)
+    return False
 
 
 def mark_only_adapters_trainable(model: nn.Module) -> None:
