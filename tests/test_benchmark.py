@@ -8,7 +8,8 @@ from espnet_peft.bin import benchmark
 
 def test_benchmark_smoke(tmp_path, capsys):
     benchmark.main(["--rounds", "1", "--configs", "floor,lora,ssvd", "--seconds", "1",
-                    "--tokens", "5", "--batch", "2", "--out", str(tmp_path), "--inference"])
+                    "--tokens", "5", "--batch", "2", "--out", str(tmp_path), "--inference",
+                    "--svd_cache", str(tmp_path / "svd")])
     result = json.loads((tmp_path / "benchmark.json").read_text())
     configs = result["configs"]
     assert list(configs) == ["floor", "lora", "ssvd"]
@@ -22,5 +23,8 @@ def test_benchmark_smoke(tmp_path, capsys):
     # CPU: the peak RSS one step adds is measured per configuration (values vary with the
     # allocator, so only that it was measured is asserted)
     assert all(c["cpu_step_peak_mb"] > 0 for c in configs.values())
+    # SVD-based set-up is also timed with the disk cache filled (one entry per layer)
+    assert configs["ssvd"]["setup_cached_s"] > 0 and configs["lora"]["setup_cached_s"] is None
+    assert len(list((tmp_path / "svd" / "ssvd").glob("*.safetensors"))) == 126
     assert set(result["inference"]) == {"base", "lora", "lora_merged", "ssvd", "ssvd_merged"}
     assert result["inference"]["base"]["vs_base"] == 1.0
