@@ -607,19 +607,25 @@ def test_childmandarin_recipe_data(tmp_path, mandarin_voice):
 
 
 def test_character_scoring_for_mandarin(tmp_path):
-    """score --metric cer: the CER (spaces ignored) is the recorded metric, and the result
-    rows take it; a Mandarin WER would count whole sentences."""
+    """score --metric cer: the CER (spaces ignored) is the recorded metric, the result rows
+    take it and the tables name it; a Mandarin WER would count whole sentences."""
     from espnet_peft.recipe import results, score
+    from espnet_peft.report import tables
 
+    exp = tmp_path / "exp" / "zero_shot"
+    write(exp / "run.json", json.dumps({"role": "zero_shot", "method": "zero_shot", "domain": "childmandarin",
+                                        "test_sets": {"childmandarin": "childmandarin_test", "source": "aishell_test"}}))
     write(tmp_path / "ref", "u1 妈妈你来啦\nu2 我们去公园玩吧\n")
-    decode = tmp_path / "exp" / "decode_childmandarin_test"
-    write(decode / "1best_recog" / "text", "u1 妈妈你来了\nu2 我们 去公园玩吧\n")
-    score.main(["--decode_dir", str(decode), "--ref", str(tmp_path / "ref"), "--metric", "cer"])
-    result = json.loads((decode / "score.json").read_text())
+    for test_set in ("childmandarin_test", "aishell_test"):
+        write(exp / f"decode_{test_set}" / "1best_recog" / "text", "u1 妈妈你来了\nu2 我们 去公园玩吧\n")
+        score.main(["--decode_dir", str(exp / f"decode_{test_set}"), "--ref", str(tmp_path / "ref"), "--metric", "cer"])
+    result = json.loads((exp / "decode_childmandarin_test" / "score.json").read_text())
     # 1 of 12 characters wrong; as words: two "words" wrong, one inserted by the stray space.
     assert result["metric"] == "cer" and result["cer"] == round(100 / 12, 2) and result["wer"] == 150.0
-    assert "CER 8.33%" in (decode / "result.txt").read_text().splitlines()[0]
-    assert results._wer(tmp_path / "exp", "childmandarin_test", results.OK) == result["cer"]
+    assert "CER 8.33% (the reported metric)" in (exp / "decode_childmandarin_test" / "result.txt").read_text()
+    [row] = results.collect(tmp_path / "exp", model="whisper")
+    assert row["target_wer"] == row["source_wer"] == result["cer"] and row["metric"] == "cer"
+    assert "| test CER | source CER |" in tables.markdown([row])
 
 
 # ---- base models --------------------------------------------------------------------

@@ -119,6 +119,12 @@ def _wer(exp: Path, test_set: Optional[str], status: str):
     return NOT_SCORED if (exp / f"decode_{test_set}").is_dir() else NOT_DECODED
 
 
+def _metric(exp: Path, test_set: Optional[str]) -> str:
+    """The error rate a score.json reports: wer, or cer (score --metric)."""
+    score = read_json(exp / f"decode_{test_set}" / "score.json") if test_set else None
+    return (score or {}).get("metric", "wer")
+
+
 def _dev_set(test_set: Optional[str]) -> Optional[str]:
     return test_set[: -len("_test")] + "_dev" if test_set and test_set.endswith("_test") else None
 
@@ -142,6 +148,7 @@ def scan_run(exp: Path, run: dict, model: str) -> List[Dict[str, object]]:
             "dev_wer": _wer(exp, dev, status) if dev and (exp / f"decode_{dev}").is_dir() else None,
             "target_wer": _wer(exp, tests.get(domain), status),
             "source_wer": _wer(exp, tests.get("source"), status),
+            "metric": _metric(exp, tests.get(domain)),
             "train_time_s": summary.get("train_wall_s"),
             "peak_mem_mb": summary.get("peak_cuda_mb") or summary.get("peak_cpu_rss_mb"),
             "exp_dir": str(exp),

@@ -32,6 +32,12 @@ def has_dev(rows: Sequence[Row]) -> bool:
     return any(r["dev_wer"] is not None for r in rows)
 
 
+def metric_name(rows: Sequence[Row]) -> str:
+    """The error rate of a table: CER where the recipe scores by character (score --metric
+    cer, e.g. Mandarin), else WER."""
+    return "CER" if any(r.get("metric") == "cer" for r in rows) else "WER"
+
+
 def wer_cell(value, fmt: str = "{:.1f}") -> str:
     if value is None:
         return "–"
@@ -56,11 +62,12 @@ def markdown(rows: Sequence[Row]) -> str:
              "WER (%) on the target domain's dev/test sets (learning) and on the source domain's test",
              "set (forgetting); trainable parameters in millions and as % of the base model; gap = relative",
              "target test WER difference to the best full fine-tuning run, 100 (WER - WER_full) / WER_full;",
-             "training wall-clock time and peak memory (GPU if used, else CPU RSS).", ""]
+             "training wall-clock time and peak memory (GPU if used, else CPU RSS). A domain scored by",
+             "character (Mandarin) reports CER instead; its column names say so.", ""]
     for model, domain, group in groups(rows):
-        dev = has_dev(group)
-        head = ["method", "hyperparameters", "trainable (M)", "trainable (%)"] + (["dev WER"] if dev else []) + \
-               ["test WER", "source WER", "gap to full FT (%)", "train time (s)", "peak mem (MB)"]
+        dev, unit = has_dev(group), metric_name(group)
+        head = ["method", "hyperparameters", "trainable (M)", "trainable (%)"] + ([f"dev {unit}"] if dev else []) + \
+               [f"test {unit}", f"source {unit}", "gap to full FT (%)", "train time (s)", "peak mem (MB)"]
         lines += [f"## {model}: {domain}", "", f"Base model {model} ({_base_size(group)}); target domain {domain}.", "",
                   "| " + " | ".join(head) + " |",
                   "|---|---|" + "---:|" * (len(head) - 2)]
@@ -95,18 +102,20 @@ def _latex_wer(value) -> str:
 
 
 def latex_table(model: str, domain: str, rows: Sequence[Row]) -> str:
-    dev = has_dev(rows)
+    dev, unit = has_dev(rows), metric_name(rows)
     wer_cols = ["Dev"] * dev + ["Test", "Source"]
     ncols = 4 + len(wer_cols) + 1
     first_wer = 5
     lines = [r"\begin{table}[t]", r"\centering",
              r"\caption{" + latex_escape(f"{model} ({_base_size(rows)}), target domain {domain}: "
-                                         f"WER (%) on the target {'dev/test' if dev else 'test'} and the source test set; "
-                                         "trainable parameters; gap = relative target test WER "
+                                         f"{unit} (%) on the target {'dev/test' if dev else 'test'} "
+                                         "and the source test set; "
+                                         f"trainable parameters; gap = relative target test {unit} "
                                          "difference to full fine-tuning.") + "}",
              r"\label{tab:" + _label(f"{model}-{domain}") + "}",
              r"\begin{tabular}{ll" + "r" * (ncols - 2) + "}", r"\toprule",
-             r" & & \multicolumn{2}{c}{Trainable} & \multicolumn{" + str(len(wer_cols)) + r"}{c}{WER (\%)} & \\",
+             r" & & \multicolumn{2}{c}{Trainable} & \multicolumn{" + str(len(wer_cols)) + r"}{c}{"
+             + unit + r" (\%)} & \\",
              r"\cmidrule(lr){3-4}\cmidrule(lr){" + f"{first_wer}-{first_wer + len(wer_cols) - 1}" + "}",
              "Method & Hyperparameters & M & \\% & " + " & ".join(wer_cols) + r" & Gap (\%) \\",
              r"\midrule"]
