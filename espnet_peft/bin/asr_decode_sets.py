@@ -1,4 +1,5 @@
-"""Decode many (model, data set) pairs in one process with ESPnet's asr_inference.
+"""Decode many (model, data set) pairs in one process with ESPnet's asr_inference
+(or s2t_inference: ``espnet_peft.bin.s2t_decode_sets``, the same job file).
 
 Starting ESPnet costs 10-25 s per process, and a recipe decodes every adapted model on
 target and source test sets; this entry point pays that once per job list. Each line of
@@ -7,7 +8,8 @@ the job file is tab-separated:
     <asr_train_config> <asr_model_file> <wav.scp> <output_dir> [<base_model_file>]
 
 and is decoded by ``espnet2.bin.asr_inference.inference`` with the options given after
-``--jobs`` (any asr_inference option, e.g. ``--beam_size 5 --ctc_weight 0.3``), loading
+``--jobs`` (any asr_inference option, e.g. ``--beam_size 5 --ctc_weight 0.3``; for S2T
+any s2t_inference option, e.g. ``--lang_sym eng --task_sym asr``), loading
 models through espnet_peft's adapter-safe loader. Finished outputs (as many hypotheses
 as wav.scp lines) are skipped, so an interrupted job list resumes.
 
@@ -39,19 +41,21 @@ def read_jobs(path):
     return jobs
 
 
-def main(cmd=None):
-    import espnet_peft  # noqa: F401
-    from espnet2.bin import asr_inference
-    from espnet_peft.loading import patch_task, pop_option
-    from espnet2.tasks.asr import ASRTask
+def main(cmd=None, task: str = "asr"):
+    import importlib
 
+    import espnet_peft  # noqa: F401
+    from espnet_peft.espnet import task_class
+    from espnet_peft.loading import patch_task, pop_option
+
+    inference = importlib.import_module(f"espnet2.bin.{task}_inference")
     argv = list(sys.argv[1:] if cmd is None else cmd)
     job_file, rest = pop_option(argv, "--jobs")
     if job_file is None:
-        raise SystemExit("usage: asr_decode_sets --jobs FILE [asr_inference options]")
+        raise SystemExit(f"usage: {task}_decode_sets --jobs FILE [{task}_inference options]")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s decode_sets: %(message)s")
     jobs = read_jobs(job_file)
-    parser = asr_inference.get_parser()
+    parser = inference.get_parser()
     start = time.time()
     for i, (config, model, wav_scp, out_dir, base) in enumerate(jobs, 1):
         out = Path(out_dir)
@@ -61,12 +65,12 @@ def main(cmd=None):
             continue
         t0 = time.time()
         args = parser.parse_args(rest + [
-            "--asr_train_config", config, "--asr_model_file", model,
+            f"--{task}_train_config", config, f"--{task}_model_file", model,
             "--data_path_and_name_and_type", f"{wav_scp},speech,sound", "--output_dir", out_dir])
         kwargs = vars(args)
         kwargs.pop("config", None)
-        patch_task(ASRTask, base or None)
-        asr_inference.inference(**kwargs)
+        patch_task(task_class(task), base or None)
+        inference.inference(**kwargs)
         logging.info("[%d/%d] %s: %d utterances in %.0f s (%.0f s elapsed)", i, len(jobs), out,
                      _count_lines(Path(wav_scp)), time.time() - t0, time.time() - start)
 
