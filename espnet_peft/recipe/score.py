@@ -6,7 +6,9 @@
 Reads ESPnet's ``1best_recog/text`` and the reference ``text``; writes
 ``score.json`` (WER, CER, substitutions/deletions/insertions, utterance counts) and a
 readable ``result.txt`` with the worst utterances. An utterance missing from the
-hypotheses counts as fully deleted and is reported.
+hypotheses counts as fully deleted and is reported. For S2T models (OWSM) the
+hypotheses are ``1best_recog/text_nospecial``: s2t_inference's ``text`` starts with the
+prompt's ``<lang><task><notimestamps>`` symbols and may hold timestamps.
 
 ``--metric`` names the error rate the result tables report (``score.json``'s
 ``metric``): ``wer`` (default), or ``cer`` for languages written without word spaces
@@ -73,6 +75,8 @@ def score_dir(decode_dir, ref_file, metric: str = "wer") -> Dict[str, object]:
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
     hyp_file = decode_dir / "1best_recog" / "text"
+    if (decode_dir / "1best_recog" / "text_nospecial").is_file():  # written by s2t_inference only
+        hyp_file = decode_dir / "1best_recog" / "text_nospecial"
     if not hyp_file.is_file():
         raise FileNotFoundError(f"no hypotheses in {hyp_file}: run the decoding stage first")
     refs = read_table(ref_file)
