@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Shared stage script of the espnet_peft recipes: adapt an ESPnet ASR model to target
-# domains with parameter-efficient fine-tuning, decode target and source test sets, and
-# tabulate learning (target WER) against forgetting (source WER).
+# Shared stage script of the espnet_peft recipes: adapt an ESPnet ASR model (--task asr)
+# or a pretrained S2T model such as OWSM / OWLS (--task s2t) to target domains with
+# parameter-efficient fine-tuning, decode target and source test sets, and tabulate
+# learning (target WER) against forgetting (source WER).
 #
 # A recipe's run.sh sets its options and calls this script (see egs2/mini_synth/peft1).
 # Stages (each re-runnable; finished work is skipped):
 #   1 data preparation: local/data.sh (writes data/<domain>_<train|dev|test>)
 #   2 format: copy data dirs to dump/, check every audio file, write utt2num_samples
+#     (--task s2t: also text.s2t, text.prev, text.ctc; espnet_peft/recipe/s2t.py)
 #   3 token list: train a BPE model on the source train text, or reuse the base model's
 #   4 statistics: ESPnet collect_stats (feature mean/var, shape files) per domain
 #   5 base model: train it on the source domain, unless --base_model is given
@@ -38,6 +40,9 @@ max_clipped_fraction=0.05 # stage 2: share of full-scale samples that marks an u
 datadir=data
 dumpdir=dump
 expdir=exp
+task=asr                  # ESPnet task: asr, or s2t for OWSM/OWLS-style models (needs --base_model;
+                          # the base config must match: espnet_peft.recipe.s2t check)
+s2t_lang=eng              # --task s2t: the data's language symbol (eng, nld, ...; "<eng>" works too)
 source_domain=adult       # data/<source>_{train,dev,test}
 target_domains="child accented"
 methods="zero_shot full bitfit lora dora pissa ssvd ssvd_o s2lora adalora vera bottleneck semiorth"
@@ -51,8 +56,8 @@ inference_config=conf/decode.yaml
 nbpe=150
 bpemode=unigram
 base_args=                # extra asr_train options for stage 5
-adapt_args=               # extra asr_train options for stage 6
-inference_args=           # extra asr_inference options for stage 7
+adapt_args=               # extra asr_train (s2t_train) options for stage 6
+inference_args=           # extra asr_inference (s2t_inference) options for stage 7
 score_metric=wer          # error rate of the result tables: wer, or cer (Mandarin: no word spaces)
 local_data_opts=          # extra options for local/data.sh
 
@@ -78,10 +83,32 @@ token_dir=${datadir}/token_list/bpe_${bpemode}${nbpe}
 # Statistics depend on the tokenizer (text shapes): one directory per tokenizer.
 if [ -n "${base_model}" ]; then token_tag=pretrained; else token_tag=bpe_${bpemode}${nbpe}; fi
 stats_root=${expdir}/stats_${token_tag}
+case "${task}" in asr|s2t) ;; *) die "--task ${task}: expected asr or s2t" ;; esac
+if [ "${task}" = s2t ] && [ -z "${base_model}" ]; then
+    die "--task s2t adapts a pretrained S2T model (OWSM/OWLS): give --base_model and --base_train_config"
+fi
 if [ -n "${base_model}" ]; then
     [ -f "${base_model}" ] || die "--base_model ${base_model} not found"
     [ -f "${base_train_config}" ] || die "--base_model needs --base_train_config (its config.yaml)"
+    "${python}" -m espnet_peft.recipe.s2t check --config "${base_train_config}" --task "${task}" \
+        --lang "${s2t_lang}" || die "the base model does not fit --task ${task} (see above)"
 fi
+# Entry points of the task: espnet_peft.bin.{asr,s2t}_train and {asr,s2t}_decode_sets.
+train_entry=espnet_peft.bin.${task}_train
+decode_entry=espnet_peft.bin.${task}_decode_sets
+text_file=text            # the training target: the plain transcript, or for S2T its prefixed form
+decode_task_args=()
+if [ "${task}" = s2t ]; then
+    text_file=text.s2t
+    lang_name=${s2t_lang#<}
+    decode_task_args=(--lang_sym "${lang_name%>}" --task_sym asr)
+fi
+write_s2t_texts() {  # --task s2t: text.s2t/text.prev/text.ctc of every set (rewrites only changes)
+    [ "${task}" = s2t ] || return 0
+    "${python}" -m espnet_peft.recipe.s2t texts --lang "${s2t_lang}" \
+        $(for d in ${all_domains}; do for s in $(sets_of "${d}"); do
+            printf -- '--data_dir %s ' "${dumpdir}/raw/${s}"; done; done)
+}
 
 # ---- 1. data -----------------------------------------------------------------------
 if run_stage 1; then
@@ -116,6 +143,7 @@ if run_stage 2; then
             --on_error "${on_data_error}" --max_clipped_fraction "${max_clipped_fraction}"
         for ((i = 1; i < ${#todo[@]}; i += 2)); do touch "${todo[$i]}/.done"; done
     fi
+    write_s2t_texts
 fi
 
 # ---- 3. tokens ---------------------------------------------------------------------
@@ -156,17 +184,26 @@ if run_stage 3 && [ -n "${bpemodel}" ] && [ "${token_type:-bpe}" = bpe ]; then
         "${python}" -m espnet_peft.recipe.tokens --check --bpemodel "${bpemodel}" "${todo[@]}" \
             --on_error "${on_data_error}"
         for ((i = 1; i < ${#todo[@]}; i += 2)); do touch "${todo[$i]}/.tokens_checked"; done
+        write_s2t_texts  # the check may have dropped utterances
     fi
 fi
 token_args=(--token_type "${token_type:-bpe}" --bpemodel "${bpemodel}")
 [ -n "${token_list}" ] && token_args+=(--token_list "${token_list}")
 
-data_args() {  # data_args <domain> [stats]: asr_train data/shape options, on one line
+data_args() {  # data_args <domain> [stats]: asr_train (s2t_train) data/shape options, on one line
     local d=$1 st=${stats_root}/$1 r=${dumpdir}/raw a
     a="--train_data_path_and_name_and_type ${r}/${d}_train/wav.scp,speech,sound"
-    a+=" --train_data_path_and_name_and_type ${r}/${d}_train/text,text,text"
+    a+=" --train_data_path_and_name_and_type ${r}/${d}_train/${text_file},text,text"
     a+=" --valid_data_path_and_name_and_type ${r}/${d}_dev/wav.scp,speech,sound"
-    a+=" --valid_data_path_and_name_and_type ${r}/${d}_dev/text,text,text"
+    a+=" --valid_data_path_and_name_and_type ${r}/${d}_dev/${text_file},text,text"
+    if [ "${task}" = s2t ]; then
+        local split set
+        for split in train valid; do
+            set=${d}_train; [ "${split}" = valid ] && set=${d}_dev
+            a+=" --${split}_data_path_and_name_and_type ${r}/${set}/text.prev,text_prev,text"
+            a+=" --${split}_data_path_and_name_and_type ${r}/${set}/text.ctc,text_ctc,text"
+        done
+    fi
     if [ "${2:-}" = stats ]; then  # collect_stats reads utterance keys only
         a+=" --train_shape_file ${r}/${d}_train/wav.scp --valid_shape_file ${r}/${d}_dev/wav.scp"
         a+=" --batch_type unsorted --batch_size 8"
@@ -190,7 +227,7 @@ if run_stage 4; then
             --set normalize=null --set normalize_conf={}
         cat > "${st}/run.sh" <<EOF
 set -e
-${python} -m espnet_peft.bin.asr_train --collect_stats true --config ${st}/config.yaml \
+${python} -m ${train_entry} --collect_stats true --config ${st}/config.yaml \
     --output_dir ${st} --ngpu 0 --num_workers 0 ${token_args[*]} $(data_args "${d}" stats)
 for s in train valid; do
     awk -v v=\$(wc -l < ${token_list:-/dev/null}) '{print \$0 "," v}' ${st}/\$s/text_shape > ${st}/\$s/text_shape.bpe
@@ -226,7 +263,7 @@ if run_stage 5 && ! is_true "${skip_train}"; then
         log "stage 5: training the base model on ${source_domain} -> ${base_dir} (log: ${base_dir}/train.log)"
         mkdir -p "${base_dir}"
         ${train_cmd} --gpu "${ngpu}" --num_threads "$(nproc)" "${base_dir}/train.log" \
-            "${python}" -m espnet_peft.bin.asr_train --config "${base_config}" --output_dir "${base_dir}" \
+            "${python}" -m "${train_entry}" --config "${base_config}" --output_dir "${base_dir}" \
             --ngpu "${ngpu}" --normalize_conf "stats_file=${source_stats}" "${token_args[@]}" \
             $(data_args "${source_domain}") ${base_args}
     fi
@@ -264,7 +301,7 @@ if run_stage 6 && ! is_true "${skip_train}"; then
 {"role": "adapt", "domain": "${d}", "method": "${m}", "tag": "$(basename "${dir}" | sed "s/^adapt_${d}_//")", "test_sets": {"${d}": "${d}_test", "source": "${source_domain}_test"}}
 EOF
         cat > "${dir}/run.sh" <<EOF
-${python} -m espnet_peft.bin.asr_train --config ${dir}/train.yaml --output_dir ${dir} \
+${python} -m ${train_entry} --config ${dir}/train.yaml --output_dir ${dir} \
     --init_param ${base_ckpt} --ngpu ${ngpu} --resume true \
     ${token_args[*]} $(data_args "${d}") ${adapt_args}
 EOF
@@ -311,8 +348,8 @@ if run_stage 7 && ! is_true "${skip_eval}"; then
         awk -v j="${j}" -v n="${split_n}" '(NR - 1) % n == j - 1' "${decode_list}" > "${expdir}/jobs/decode.${j}.tsv"
     done
     ${decode_cmd} --gpu "${ngpu}" --num_threads 1 JOB=1:"${split_n}" "${expdir}/log/decode.JOB.log" \
-        "${python}" -m espnet_peft.bin.asr_decode_sets --jobs "${expdir}/jobs/decode.JOB.tsv" \
-        --config "${inference_config}" --ngpu "${ngpu}" ${inference_args}
+        "${python}" -m "${decode_entry}" --jobs "${expdir}/jobs/decode.JOB.tsv" \
+        --config "${inference_config}" --ngpu "${ngpu}" ${decode_task_args[@]+"${decode_task_args[@]}"} ${inference_args}
 fi
 
 # ---- 8. scoring --------------------------------------------------------------------
