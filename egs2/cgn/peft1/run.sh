@@ -13,6 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 ./peft.sh \
+    --task s2t --s2t_lang nld \
     --source_domain netherlandic \
     --target_domains flemish \
     --methods "zero_shot full lora dora pissa ssvd ssvd_o" \

@@ -13,6 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 ./peft.sh \
+    --task s2t --s2t_lang zho \
     --source_domain aishell \
     --target_domains childmandarin \
     --methods "zero_shot full lora dora pissa ssvd ssvd_o" \

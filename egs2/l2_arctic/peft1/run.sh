@@ -11,6 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 ./peft.sh \
+    --task s2t \
     --source_domain librispeech \
     --target_domains l2_arctic \
     --methods "zero_shot full lora dora pissa ssvd ssvd_o" \

@@ -12,6 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 ./peft.sh \
+    --task s2t \
     --source_domain librispeech \
     --target_domains ogi_kids \
     --methods "zero_shot full lora dora pissa ssvd ssvd_o" \
