@@ -84,7 +84,8 @@ token_dir=${datadir}/token_list/bpe_${bpemode}${nbpe}
 if [ -n "${base_model}" ]; then token_tag=pretrained; else token_tag=bpe_${bpemode}${nbpe}; fi
 stats_root=${expdir}/stats_${token_tag}
 case "${task}" in asr|s2t) ;; *) die "--task ${task}: expected asr or s2t" ;; esac
-if [ "${task}" = s2t ] && [ -z "${base_model}" ]; then
+# Stages 1-2 (data) run without a model; from stage 3 on an S2T run needs its tokenizer.
+if [ "${task}" = s2t ] && [ -z "${base_model}" ] && [ "${stop_stage}" -ge 3 ]; then
     die "--task s2t adapts a pretrained S2T model (OWSM/OWLS): give --base_model and --base_train_config"
 fi
 if [ -n "${base_model}" ]; then
