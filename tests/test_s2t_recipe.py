@@ -13,18 +13,15 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 import yaml
+from tiny_owsm import make_pretrained
 
 from espnet_peft.recipe import s2t
 from espnet_peft.recipe.score import score_dir
-
-sys.path.insert(0, str(Path(__file__).parent))
-from tiny_owsm import make_pretrained  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "egs2/mini_synth/peft1"
