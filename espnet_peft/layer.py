@@ -33,6 +33,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from espnet_peft.config import AdapterConfig, AdapterConfigError
+from espnet_peft.fused import can_fuse, lowrank_linear
 
 
 class AdapterNotInitializedError(RuntimeError):
@@ -205,13 +206,22 @@ class AdapterLinear(nn.Linear, AdapterModule):
         """The dense ``out x in`` update this adapter adds to ``weight``."""
         raise NotImplementedError
 
+    def lowrank_parts(self):
+        """``(down, up, core, scale, row_scale)`` when the delta is a low-rank path that
+        ``espnet_peft.fused.lowrank_linear`` computes (see there), else None: the layer
+        then runs ``base(x) + delta_forward(x)`` with autograd's default ops."""
+        return None
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self._prepared:
             self._ensure_prepared()
-        out = F.linear(x, self.weight, self.bias)
         if self.merged:
-            return out
-        return out + self.delta_forward(x)
+            return F.linear(x, self.weight, self.bias)
+        if can_fuse(x, self.weight, self.bias):
+            parts = self.lowrank_parts()
+            if parts is not None:
+                return lowrank_linear(x, self.weight, self.bias, *parts)
+        return F.linear(x, self.weight, self.bias) + self.delta_forward(x)
 
     def _fold_into_weight(self) -> None:
         self.weight.data += self.delta_weight().to(self.weight.dtype)
@@ -311,3 +321,8 @@ def kaiming_uniform_(tensor: torch.Tensor) -> torch.Tensor:
 
 def adapter_dropout(p: float) -> nn.Module:
     return nn.Dropout(p) if p > 0 else nn.Identity()
+
+
+def dropout_inactive(dropout: nn.Module) -> bool:
+    """True when ``adapter_dropout``'s module passes its input through unchanged."""
+    return isinstance(dropout, nn.Identity) or not dropout.training

@@ -13,6 +13,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from espnet_peft.fused import can_fuse, lowrank_linear
 from espnet_peft.methods.lora import LoRAConfig, LowRankLinear
 from espnet_peft.registry import register_method
 
@@ -50,6 +51,9 @@ class DoRALinear(LowRankLinear):
         if self.merged:
             return F.linear(x, self.weight, self.bias)
         scale = self.lora_magnitude / self.weight_norm()
+        parts = self.lowrank_parts() if can_fuse(x, self.weight, self.bias) else None
+        if parts is not None:
+            return lowrank_linear(x, self.weight, self.bias, *parts[:4], row_scale=scale)
         out = F.linear(x, self.weight) + self.delta_forward(x)
         out = out * scale
         return out if self.bias is None else out + self.bias

@@ -8,7 +8,7 @@ import torch
 import torch.nn as nn
 
 from espnet_peft.config import AdapterConfig, AdapterConfigError
-from espnet_peft.layer import AdapterLinear, adapter_dropout, kaiming_uniform_
+from espnet_peft.layer import AdapterLinear, adapter_dropout, dropout_inactive, kaiming_uniform_
 from espnet_peft.registry import register_method
 
 
@@ -51,6 +51,11 @@ class LowRankLinear(AdapterLinear):
 
     def delta_weight(self) -> torch.Tensor:
         return (self.lora_B @ self.lora_A) * self.scaling
+
+    def lowrank_parts(self):
+        if not dropout_inactive(self.lora_dropout):
+            return None
+        return self.lora_A, self.lora_B, None, self.scaling, None
 
 
 @register_method("lora", LoRAConfig)

@@ -19,7 +19,7 @@ import torch
 import torch.nn as nn
 
 from espnet_peft.config import AdapterConfigError
-from espnet_peft.layer import AdapterLinear, adapter_dropout, kaiming_uniform_
+from espnet_peft.layer import AdapterLinear, adapter_dropout, dropout_inactive, kaiming_uniform_
 from espnet_peft.methods.lora import LoRAConfig
 from espnet_peft.registry import register_method
 
@@ -72,6 +72,11 @@ class S2LoRALinear(AdapterLinear):
 
     def delta_weight(self) -> torch.Tensor:
         return (self.shared.lora_B * (self.s2lora_lambda * self.scaling)) @ self.shared.lora_A
+
+    def lowrank_parts(self):
+        if not dropout_inactive(self.lora_dropout):
+            return None
+        return self.shared.lora_A, self.shared.lora_B, torch.diag(self.s2lora_lambda), self.scaling, None
 
     def regularization_loss(self):
         if self.l1_weight == 0:

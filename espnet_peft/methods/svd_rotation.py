@@ -80,3 +80,6 @@ class SVDRotationLinear(AdapterLinear):
 
     def delta_weight(self) -> torch.Tensor:
         return self.u_k @ self.core() @ self.v_k.t()
+
+    def lowrank_parts(self):
+        return self.v_k.t(), self.u_k, self.core(), 1.0, None

@@ -1,0 +1,99 @@
+"""One autograd node for a frozen Linear plus a low-rank path (LoRA/PiSSA/DoRA, SSVD/SSVD-O).
+
+    y = [x W^T + s (x D^T) C^T U^T] * row_scale + b
+
+``D`` (k x in) projects down, ``C`` (k x k, optional) is a core, ``U`` (out x k) projects up,
+``s`` is a float and ``row_scale`` (out, optional) is DoRA's magnitude / norm. LoRA is
+D = A, U = B; SSVD is D = V_k^T, C = the rotated singular values, U = U_k.
+
+Written with autograd's default ops, the same computation is six to ten nodes, each with
+an output allocation: the scaling and the sum of the two branches are separate
+element-wise passes over ``N x out``, the input gradient is the sum of two separately
+allocated ``N x in`` tensors, and DoRA keeps its ``N x out`` pre-scale activation alive
+for the backward pass. Here the low-rank product is added into the base output in place
+(``addmm_``), the input gradient is accumulated in place, ``g U`` is computed once, and
+DoRA saves its *output* (which the next layer usually saves anyway: attention keeps q/k/v,
+activations keep their input) and recovers the pre-scale activation from it in the
+backward pass. Gradients equal the unfused ones to float rounding (tests/test_fused.py).
+
+Used only where it applies: the frozen weight and bias do not require gradients, the
+input has the weight's dtype and autocast is off; otherwise the layers take their plain
+autograd path (also when ``ESPNET_PEFT_FUSED=0`` is set, or ``ENABLED`` is False).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Optional
+
+import torch
+
+ENABLED = os.environ.get("ESPNET_PEFT_FUSED", "1") != "0"
+
+
+def can_fuse(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor]) -> bool:
+    return (ENABLED and not weight.requires_grad and (bias is None or not bias.requires_grad)
+            and x.dtype == weight.dtype and not torch.is_autocast_enabled(x.device.type))
+
+
+class _LowRankLinear(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, weight, bias, down, up, core, scale: float, row_scale):
+        x2 = x.reshape(-1, x.shape[-1])
+        h = x2 @ down.t()
+        z = h @ core.t() if core is not None else h
+        # The output must not be a view (autograd forbids in-place edits of a view made in
+        # a custom Function, and callers may edit a Linear's output in place).
+        out = x.new_empty(*x.shape[:-1], weight.shape[0])
+        out2 = out.view(-1, weight.shape[0])
+        torch.mm(x2, weight.t(), out=out2)
+        out2.addmm_(z, up.t(), alpha=scale)
+        recover = False
+        if row_scale is not None:
+            pre = out2
+            out = out * row_scale
+            # Keep the output rather than the pre-scale activation when it can be undone.
+            recover = bool((row_scale != 0).all())
+        if bias is not None:
+            out.add_(bias)
+        ctx.scale, ctx.recover = scale, recover
+        ctx.x_shape = x.shape
+        saved_pre = out if recover else (pre if row_scale is not None else None)
+        ctx.save_for_backward(x2 if down.requires_grad else None, h, z if core is not None else None,
+                              weight, bias, down, up, core, row_scale, saved_pre)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        x2, h, z, weight, bias, down, up, core, row_scale, saved = ctx.saved_tensors
+        s = ctx.scale
+        g2 = g.reshape(-1, g.shape[-1])
+        d_row = None
+        if row_scale is not None:
+            if ctx.recover:
+                pre = saved.reshape(-1, saved.shape[-1])
+                pre = (pre - bias if bias is not None else pre) / row_scale
+            else:
+                pre = saved
+            if ctx.needs_input_grad[7]:
+                d_row = (g2 * pre).sum(0)
+            g2 = g2 * row_scale
+        z = h if core is None else z
+        gu = g2 @ up                      # N x k, shared by every gradient below
+        d_up = (g2.t() @ z).mul_(s) if ctx.needs_input_grad[4] else None
+        dz = gu.mul_(s)
+        d_core = dz.t() @ h if core is not None and ctx.needs_input_grad[5] else None
+        dh = dz @ core if core is not None else dz
+        d_down = dh.t() @ x2 if ctx.needs_input_grad[3] else None
+        dx = None
+        if ctx.needs_input_grad[0]:
+            dx = g2 @ weight
+            dx.addmm_(dh, down)
+            dx = dx.view(ctx.x_shape)
+        return dx, None, None, d_down, d_up, d_core, None, d_row
+
+
+def lowrank_linear(x, weight, bias, down, up, core=None, scale: float = 1.0, row_scale=None):
+    """``[x W^T + scale (x down^T) core^T up^T] * row_scale + bias`` as one autograd node
+    (see the module docstring); callers check ``can_fuse`` first."""
+    return _LowRankLinear.apply(x, weight, bias, down, up, core, float(scale), row_scale)

@@ -1,0 +1,100 @@
+"""The fused low-rank path (espnet_peft.fused) computes what the plain autograd path does:
+outputs and every gradient agree, for each method that uses it."""
+
+import copy
+
+import pytest
+import torch
+import torch.nn as nn
+
+import espnet_peft
+from espnet_peft import fused
+
+CASES = {
+    "lora": {"r": 4, "alpha": 8},
+    "pissa": {"r": 4, "alpha": 4},
+    "dora": {"r": 4, "alpha": 8},
+    "ssvd": {"k_fraction": 0.5},
+    "ssvd_o": {"k_fraction": 0.5, "budget_ratio": 0.5},
+    "s2lora": {"r": 4, "alpha": 8},
+}
+
+
+class Net(nn.Module):  # not a Sequential: S2-LoRA adds its shared factors as a child
+    def __init__(self, bias):
+        super().__init__()
+        self.l0, self.l1 = nn.Linear(12, 20, bias=bias), nn.Linear(20, 12, bias=bias)
+
+    def forward(self, x):
+        return self.l1(torch.tanh(self.l0(x)))
+
+
+def _model(method, bias, seed=0):
+    torch.manual_seed(seed)
+    model = Net(bias)
+    espnet_peft.inject_adapters(model, method, target_modules=["l0", "l1"], **CASES[method])
+    espnet_peft.mark_only_adapters_trainable(model)
+    espnet_peft.initialize_adapters(model)
+    with torch.no_grad():  # move every adapter tensor off its identity start
+        for _, p in espnet_peft.adapter_parameters(model):
+            p.add_(0.1 * torch.randn_like(p))
+    return model
+
+
+def _run(model, x):
+    x = x.clone().requires_grad_(True)
+    y = model(x)
+    (y * torch.linspace(-1, 1, y.shape[-1])).sum().backward()
+    grads = {n: p.grad.clone() for n, p in espnet_peft.adapter_parameters(model)}
+    return y.detach(), x.grad, grads, y.grad_fn
+
+
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("method", sorted(CASES))
+def test_fused_path_matches_autograd(method, bias, monkeypatch):
+    model = _model(method, bias)
+    plain = copy.deepcopy(model)
+    x = torch.randn(3, 7, 12)
+    y, dx, grads, node = _run(model, x)
+    assert "LowRankLinear" in type(node).__name__  # the fused node produced the output
+    monkeypatch.setattr(fused, "ENABLED", False)
+    y0, dx0, grads0, node0 = _run(plain, x)
+    assert "LowRankLinear" not in type(node0).__name__
+    torch.testing.assert_close(y, y0, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(dx, dx0, rtol=1e-5, atol=1e-6)
+    assert grads.keys() == grads0.keys() and grads
+    for name in grads:
+        torch.testing.assert_close(grads[name], grads0[name], rtol=1e-4, atol=1e-6, msg=name)
+
+
+def test_dora_with_a_zero_magnitude_keeps_the_pre_scale_activation(monkeypatch):
+    model = _model("dora", True)
+    with torch.no_grad():
+        model.l0.lora_magnitude[3] = 0.0  # the output cannot be divided back
+    plain = copy.deepcopy(model)
+    x = torch.randn(5, 12)
+    y, dx, grads, _ = _run(model, x)
+    monkeypatch.setattr(fused, "ENABLED", False)
+    y0, dx0, grads0, _ = _run(plain, x)
+    torch.testing.assert_close(dx, dx0)
+    torch.testing.assert_close(grads["l0.lora_magnitude"], grads0["l0.lora_magnitude"])
+
+
+def test_an_in_place_edit_of_a_saved_output_is_refused_not_silently_wrong():
+    layer = _model("dora", True).l0
+    y = layer(torch.randn(4, 12))
+    y.mul_(2)  # DoRA's fused node saved its output for the backward pass
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.sum().backward()
+
+
+def test_plain_path_when_the_base_weight_trains_or_dropout_is_active():
+    model = _model("lora", True)
+    x = torch.randn(2, 12)
+    model.l0.weight.requires_grad_(True)
+    assert "LowRankLinear" not in type(model.l0(x).grad_fn).__name__
+    with_dropout = nn.Sequential(nn.Linear(12, 4))
+    espnet_peft.inject_adapters(with_dropout, "lora", target_modules=["0"], r=2, dropout=0.5)
+    espnet_peft.mark_only_adapters_trainable(with_dropout)
+    assert "LowRankLinear" not in type(with_dropout(x).grad_fn).__name__  # training: dropout acts
+    assert "LowRankLinear" in type(with_dropout.eval()(x).grad_fn).__name__
