@@ -77,6 +77,8 @@ def test_owsm_style_model_through_every_stage(tmp_path, owsm):
         [run] = list(exp.glob(f"adapt_child_{m}_*"))
         cmd = (run / "run.sh").read_text()
         assert "espnet_peft.bin.s2t_train" in cmd and "text.prev,text_prev,text" in cmd
+        conf = yaml.safe_load((run / "config.yaml").read_text())
+        assert conf["num_iters_per_epoch"] is None and conf["use_tensorboard"] is False
         keys = set(torch.load(run / "valid.acc.ave.pth", weights_only=True))
         assert keys and not keys & {k for k in base_keys if k.endswith(".weight")}, "not adapter-only"
     runs = [exp / "base_pretrained", *(exp.glob("adapt_child_*"))]

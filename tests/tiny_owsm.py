@@ -49,11 +49,16 @@ ARCH = {
     "batch_size": 4,
     "num_workers": 0,
     "num_att_plot": 0,
-    "use_tensorboard": False,
     "use_matplotlib": False,
     "best_model_criterion": [["valid", "acc", "max"]],
     "keep_nbest_models": 1,
     "seed": 0,
+    # settings of OWSM's own training run, which its released config.yaml carries and an
+    # adaptation run must not inherit (espnet_peft.recipe.plan.PRETRAINING_RUN)
+    "num_iters_per_epoch": 15000,
+    "nbest_averaging_interval": 5,
+    "use_tensorboard": True,
+    "use_amp": True,
 }
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any, Dict, Iterable, List
+from typing import Any, Dict, Iterable, List, Union
 
 import yaml
 
@@ -71,10 +71,11 @@ def parse_set(items: Iterable[str]) -> Dict[str, Any]:
     return out
 
 
-def compose(layers: List[str], sets: Iterable[str] = ()) -> Dict[str, Any]:
+def compose(layers: List[Union[str, Dict[str, Any]]], sets: Iterable[str] = ()) -> Dict[str, Any]:
+    """Merge the layers (YAML files, or mappings given directly) and the ``--set`` items."""
     conf: Dict[str, Any] = {}
     for layer in layers:
-        conf = deep_merge(conf, load_yaml(layer))
+        conf = deep_merge(conf, layer if isinstance(layer, dict) else load_yaml(layer))
     conf = deep_merge(conf, parse_set(sets))
     for key in RUN_SPECIFIC_KEYS:
         conf.pop(key, None)

@@ -34,6 +34,15 @@ import yaml
 from espnet_peft.recipe.config import TAG_LABELS, _fmt, compose, experiment_tag
 
 
+# Settings of the run that *pretrained* the base, reset to ESPnet's defaults between the
+# base config and the adaptation layers (which may set them again): a released OWSM
+# config.yaml carries num_iters_per_epoch 15000 (an "epoch" of adaptation would be 15000
+# steps whatever the data size), checkpoint averaging every 5 epochs and TensorBoard on
+# (not installed here: ESPnet would fail when training starts).
+PRETRAINING_RUN = {"num_iters_per_epoch": None, "nbest_averaging_interval": 0,
+                   "use_tensorboard": False, "use_wandb": False}
+
+
 def parse_sweep(spec: str) -> Dict[str, List[Tuple[str, List[str]]]]:
     """``"lora:r=4,8 ssvd:k_fraction=0.2,0.4"`` -> {"lora": [("adapter_conf.r", ["4", "8"])], ...}"""
     grid: Dict[str, List[Tuple[str, List[str]]]] = {}
@@ -58,7 +67,7 @@ def plan(expdir, base_conf, adapt_config, adapter_conf_dir, domains, methods, sw
     for method in methods:
         if method == "zero_shot":
             continue
-        layers = [str(base_conf), str(adapt_config)]
+        layers = [str(base_conf), PRETRAINING_RUN, str(adapt_config)]
         method_file = conf_dir / f"{method}.yaml"
         if method_file.is_file():
             layers.append(str(method_file))
