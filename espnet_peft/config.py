@@ -23,14 +23,21 @@ class AdapterConfig:
 
     target_modules: module-name suffixes (``"linear_q"`` matches
     ``encoder.encoders.0.self_attn.linear_q``) or regular expressions matched against
-    the full module name (``r"encoder\\.encoders\\.[45]\\..*"``).
+    the full module name (``r"encoder\\.encoders\\.[45]\\..*"``); a pattern that
+    matches nothing is an error (a typo must not silently adapt fewer layers).
+    optional_target_modules: patterns adapted where the architecture has them and
+    skipped where it does not (one config for several architectures: E-Branchformer's
+    cgMLP projections on OWSM, absent from OWLS's Transformer encoder).
     """
 
     target_modules: List[str] = field(default_factory=lambda: list(DEFAULT_TARGET_MODULES))
+    optional_target_modules: List[str] = field(default_factory=list)
 
     def validate(self) -> None:
         if isinstance(self.target_modules, str):
             self.target_modules = [self.target_modules]
+        if isinstance(self.optional_target_modules, str):
+            self.optional_target_modules = [self.optional_target_modules]
         if not self.target_modules:
             raise AdapterConfigError("target_modules is empty: name at least one module pattern")
 

@@ -34,13 +34,19 @@ def _pattern_matches(pattern: str, name: str) -> bool:
         return False
 
 
-def match_target_modules(model: nn.Module, patterns: Sequence[str]) -> List[str]:
+def match_target_modules(model: nn.Module, patterns: Sequence[str],
+                         optional: Sequence[str] = ()) -> List[str]:
     """Names of the Linear modules that ``patterns`` select; errors on a pattern that
-    selects nothing or selects a layer type no method supports."""
+    selects nothing or selects a layer type no method supports. ``optional`` patterns
+    may select nothing (they are logged then)."""
     named = [(n, m) for n, m in model.named_modules() if n]
     selected: Dict[str, None] = {}
-    for pattern in patterns:
+    for pattern in [*patterns, *optional]:
         hits = [(n, m) for n, m in named if _pattern_matches(pattern, n)]
+        if not hits and pattern in optional:
+            logging.info("optional target pattern %r: no such module in %s; skipped",
+                         pattern, type(model).__name__)
+            continue
         if not hits:
             linears = [n for n, m in named if isinstance(m, nn.Linear)]
             raise AdapterConfigError(

@@ -177,7 +177,7 @@ class AdapterLinear(nn.Linear, AdapterModule):
     def find_targets(cls, model: nn.Module, config: AdapterConfig) -> List[str]:
         from espnet_peft.inject import match_target_modules
 
-        return match_target_modules(model, config.target_modules)
+        return match_target_modules(model, config.target_modules, config.optional_target_modules)
 
     @classmethod
     def from_module(cls, module, config, shared, name):

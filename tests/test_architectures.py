@@ -116,7 +116,10 @@ def test_full_size_config_builds_the_published_shapes(arch):
         assert abs(total - published) / published < 0.005
     targets = targets_present(model, PAPER_TARGETS)   # all of them on E-Branchformer only
     assert (targets == PAPER_TARGETS) == (type(model.encoder).__name__ == "EBranchformerEncoder")
-    espnet_peft.inject_adapters(model, "ssvd", k_fraction=0.4, target_modules=targets)
+    # The paper grid's adapter config as is: one file for E-Branchformer and Transformer
+    # encoders (the cgMLP/merge projections are optional targets).
+    paper = yaml.safe_load((CONF / "tuning/ssvd_paper/adapter/ssvd.yaml").read_text())["adapter_conf"]
+    espnet_peft.inject_adapters(model, "ssvd", **paper)
     assert sum(1 for _ in espnet_peft.adapter_layers(model)) == layers
 
 

@@ -224,6 +224,14 @@ def test_target_patterns_suffix_regex_and_errors(base_model):
     assert [n for n, _ in espnet_peft.adapter_layers(m)] == ["blocks.1.w_1", "blocks.1.w_2", "out"]
     with pytest.raises(espnet_peft.AdapterConfigError, match="matches no module"):
         espnet_peft.inject_adapters(copy.deepcopy(base_model), "lora", target_modules=["linear_k"])
+    # Optional patterns adapt what exists and skip what does not; the strict list stays strict.
+    m = copy.deepcopy(base_model)
+    espnet_peft.inject_adapters(m, "lora", target_modules=["out"], r=2,
+                                optional_target_modules=["linear_k", r"blocks\.0\.w_1"])
+    assert [n for n, _ in espnet_peft.adapter_layers(m)] == ["blocks.0.w_1", "out"]
+    with pytest.raises(espnet_peft.AdapterConfigError, match="'linear_k' matches no module"):
+        espnet_peft.inject_adapters(copy.deepcopy(base_model), "lora", target_modules=["linear_k"],
+                                    optional_target_modules=["out"])
     with pytest.raises(espnet_peft.AdapterConfigError, match="cannot wrap"):
         espnet_peft.inject_adapters(copy.deepcopy(base_model), "lora", target_modules=["norm"])
     with pytest.raises(espnet_peft.AdapterConfigError, match="unknown adapter_conf key"):

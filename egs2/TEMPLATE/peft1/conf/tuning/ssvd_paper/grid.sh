@@ -5,7 +5,8 @@
 # OWLS 2B (d = 2048): 341/409/512. SSVD-O: outer shares 0.25, 0.5, 0.75 of the budget.
 # Every method adapts attention, feed-forward and E-Branchformer's cgMLP/merge projections
 # (adapter/*.yaml): with these, SSVD 40 % on OWSM 1B trains 31.69M, the paper's 31.9M less
-# two 1024-wide projections it does not name (README). E-Branchformer bases only.
+# two 1024-wide projections it does not name (README). The cgMLP/merge projections are
+# optional targets: on OWLS 2B (Transformer encoder) only attention and feed-forward adapt.
 methods="zero_shot full lora dora pissa ssvd ssvd_o"
 sweep="ssvd_o:budget_ratio=0.25,0.5,0.75"
 declare -A model_sweep=(
