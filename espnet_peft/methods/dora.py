@@ -32,7 +32,15 @@ class DoRALinear(LowRankLinear):
         super().__init__(base, config)
         self.lora_magnitude = nn.Parameter(
             torch.ones(self.out_features, device=base.weight.device, dtype=base.weight.dtype))
+        # ||w_i||^2 of the frozen weight: rebuilt by prepare() after loads and unmerges.
+        self.register_buffer("_w0_sq", torch.empty(0, device=base.weight.device, dtype=base.weight.dtype),
+                             persistent=False)
         self._merge_scale = None
+
+    @torch.no_grad()
+    def prepare(self) -> None:
+        w0 = self.weight.detach()
+        self._w0_sq = (w0 * w0).sum(1)
 
     @torch.no_grad()
     def init_from_base(self) -> None:
@@ -42,7 +50,8 @@ class DoRALinear(LowRankLinear):
     def weight_norm(self) -> torch.Tensor:
         w0 = self.weight.detach()
         a, b, s = self.lora_A.detach(), self.lora_B.detach(), self.scaling
-        sq = (w0 * w0).sum(1) + 2 * s * (b * (w0 @ a.t())).sum(1) + s * s * ((b @ (a @ a.t())) * b).sum(1)
+        w0_sq = self._w0_sq if self._prepared and self._w0_sq.numel() else (w0 * w0).sum(1)
+        sq = w0_sq + 2 * s * (b * (w0 @ a.t())).sum(1) + s * s * ((b @ (a @ a.t())) * b).sum(1)
         return sq.clamp_min(0).sqrt()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -72,3 +81,4 @@ class DoRALinear(LowRankLinear):
     def _unfold_from_weight(self) -> None:
         self.weight.data = (self.weight.data / self._merge_scale[:, None]
                             - LowRankLinear.delta_weight(self)).to(self.weight.dtype)
+        self._prepared = False  # ||w_i||^2 again from the restored weight
