@@ -7,12 +7,13 @@ from espnet_peft.bin import benchmark
 
 
 def test_benchmark_smoke(tmp_path, capsys):
-    benchmark.main(["--rounds", "1", "--configs", "floor,lora,ssvd", "--seconds", "1",
+    benchmark.main(["--rounds", "1", "--configs", "floor,lora,ssvd,lora_plain", "--plain", "--seconds", "1",
                     "--tokens", "5", "--batch", "2", "--out", str(tmp_path), "--inference",
                     "--svd_cache", str(tmp_path / "svd")])
     result = json.loads((tmp_path / "benchmark.json").read_text())
     configs = result["configs"]
-    assert list(configs) == ["floor", "lora", "ssvd"]
+    assert list(configs) == ["floor", "lora", "ssvd", "lora_plain"]
+    assert configs["lora_plain"]["trainable"] == configs["lora"]["trainable"]
     assert result["base_params"] == 101_182_628
     assert configs["floor"]["trainable"] == 1
     # r=32 on the 126 linear layers of the OWSM-base blocks (as count_params reports)

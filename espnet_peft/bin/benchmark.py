@@ -23,6 +23,9 @@ adapter set-up time. Peak memory: CUDA max allocated per configuration on a GPU;
 CPU, the peak RSS a training step adds above the loaded (and warmed-up) model (Linux:
 free heap returned to the OS, peak mark reset, ``VmHWM - VmRSS``).
 
+``--plain`` adds each of our methods once more with the fused low-rank node off
+(``<method>_plain``: the plain autograd expression, see ``espnet_peft/fused.py``);
+``--svd_cache DIR`` also times PiSSA/SSVD/SSVD-O set-up with the SVD disk cache filled.
 ``--inference`` also times a forward pass without gradients (eval mode, same batch) of
 the frozen base model, of each of our methods as trained (adapter paths active) and
 after ``merge_adapters`` (weights folded in), interleaved over the same rounds, and
@@ -33,6 +36,7 @@ reports their ratios to the base. Output: markdown tables on stdout and
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import json
 import platform
@@ -150,9 +154,25 @@ def setup_espnet_lora(model):
         p.requires_grad = "lora_" in name
 
 
-def configurations():
+PLAIN = "_plain"  # suffix: the same method with the fused node off (espnet_peft.fused)
+
+
+@contextlib.contextmanager
+def fused_paths(enabled: bool):
+    from espnet_peft import fused
+
+    previous, fused.ENABLED = fused.ENABLED, enabled
+    try:
+        yield
+    finally:
+        fused.ENABLED = previous
+
+
+def configurations(plain: bool = False):
     configs = {"full": setup_full, "floor": setup_floor}
     configs.update({m: setup_ours(m) for m in OURS})
+    if plain:
+        configs.update({m + PLAIN: setup_ours(m) for m in OURS})
     try:
         import peft  # noqa: F401
         configs.update({f"peft_{k}": setup_peft(k) for k in ("lora", "dora", "pissa")})
@@ -221,6 +241,8 @@ def main(cmd=None):
     parser.add_argument("--configs", default="", help="comma-separated subset (default: all)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--out", default=None, help="directory for benchmark.json / benchmark.md")
+    parser.add_argument("--plain", action="store_true",
+                        help=f"also run each of our methods with the fused node off (<method>{PLAIN})")
     parser.add_argument("--svd_cache", default=None,
                         help="also time PiSSA/SSVD/SSVD-O set-up with the SVD disk cache filled, "
                              "using this (scratch) directory")
@@ -236,7 +258,7 @@ def main(cmd=None):
     base = build_base("s2t", str(ARCH)).train()
     n_base = sum(p.numel() for p in base.parameters())
     batch = make_batch(base, args.batch, args.seconds, args.tokens)
-    configs = configurations()
+    configs = configurations(plain=args.plain)
     if args.configs:
         configs = {k: v for k, v in configs.items() if k in args.configs.split(",")}
 
@@ -251,12 +273,13 @@ def main(cmd=None):
         optimizer = torch.optim.AdamW(params, lr=1e-5)
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats()
-        train_step(model, optimizer, batch, device)  # warm-up
-        runs[name] = {"model": model, "opt": optimizer, "setup_s": setup_s, "times": [],
-                      "trainable": sum(p.numel() for p in params),
-                      "peak_mb": (torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda" else None),
-                      "cpu_step_peak_mb": (cpu_step_peak_mb(model, optimizer, batch, device)
-                                           if device.type == "cpu" else None)}
+        with fused_paths(not name.endswith(PLAIN)):
+            train_step(model, optimizer, batch, device)  # warm-up
+            runs[name] = {"model": model, "opt": optimizer, "setup_s": setup_s, "times": [],
+                          "trainable": sum(p.numel() for p in params),
+                          "peak_mb": (torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda" else None),
+                          "cpu_step_peak_mb": (cpu_step_peak_mb(model, optimizer, batch, device)
+                                               if device.type == "cpu" else None)}
         if args.svd_cache and name in SVD_METHODS:
             runs[name]["setup_cached_s"] = cached_setup_seconds(base, setup, Path(args.svd_cache) / name)
         print(f"set up {name}: {runs[name]['trainable']:,} trainable, {setup_s:.2f} s", flush=True)
@@ -293,9 +316,10 @@ def main(cmd=None):
         for name in order:
             run = runs[name]
             run["model"].to(device)
-            t0 = time.perf_counter()
-            train_step(run["model"], run["opt"], batch, device)
-            run["times"].append(time.perf_counter() - t0)
+            with fused_paths(not name.endswith(PLAIN)):
+                t0 = time.perf_counter()
+                train_step(run["model"], run["opt"], batch, device)
+                run["times"].append(time.perf_counter() - t0)
             if device.type == "cuda":
                 run["model"].cpu()
         infer_order = list(infer)
