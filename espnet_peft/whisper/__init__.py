@@ -23,6 +23,10 @@ def _add_choices(module) -> None:
 
     module.encoder_choices.classes[CHOICE] = WhisperCheckpointEncoder
     module.decoder_choices.classes[CHOICE] = WhisperCheckpointDecoder
+    # Not Whisper, registered on the same hook: a local Hugging Face wav2vec2/XLS-R.
+    from espnet_peft.wav2vec2 import CHOICE as W2V_CHOICE, HFWav2Vec2Encoder
+
+    module.encoder_choices.classes[W2V_CHOICE] = HFWav2Vec2Encoder
 
 
 class _RegisterAfterImport(importlib.abc.MetaPathFinder):
