@@ -49,17 +49,29 @@ def _run(model, x):
     return y.detach(), x.grad, grads, y.grad_fn
 
 
+# SSVD's core goes through the low-rank path on short inputs (4 positions) and through the
+# rebuilt weight on long ones (3 x 9): rebuild_is_cheaper for both layers (12->20, 20->12, k 6).
+CASES_AND_LENGTHS = [(m, (1, 4)) for m in sorted(CASES)] + [("ssvd", (3, 9)), ("ssvd_o", (3, 9))]
+
+
 @pytest.mark.parametrize("bias", [True, False])
-@pytest.mark.parametrize("method", sorted(CASES))
-def test_fused_path_matches_autograd(method, bias, monkeypatch):
+@pytest.mark.parametrize("method,shape", CASES_AND_LENGTHS)
+def test_fused_path_matches_autograd(method, shape, bias, monkeypatch):
+    positions = shape[0] * shape[1]
+    assert fused.rebuild_is_cheaper(positions, 12, 20, 6) == fused.rebuild_is_cheaper(positions, 20, 12, 6) \
+        == (positions == 27)
     model = _model(method, bias)
     plain = copy.deepcopy(model)
-    x = torch.randn(3, 7, 12)
+    x = torch.randn(*shape, 12)
     y, dx, grads, node = _run(model, x)
-    assert "LowRankLinear" in type(node).__name__  # the fused node produced the output
+    assert "CoreLinear" in type(node).__name__ or "LowRankLinear" in type(node).__name__  # fused
+    if method.startswith("ssvd"):
+        assert ("Rebuilt" in type(node).__name__) == (positions == 27)
+    with torch.no_grad():  # inference skips what only the gradients need; same output
+        assert torch.equal(model(x), y)
     monkeypatch.setattr(fused, "ENABLED", False)
     y0, dx0, grads0, node0 = _run(plain, x)
-    assert "LowRankLinear" not in type(node0).__name__
+    assert "Linear" not in type(node0).__name__
     torch.testing.assert_close(y, y0, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(dx, dx0, rtol=1e-5, atol=1e-6)
     assert grads.keys() == grads0.keys() and grads
