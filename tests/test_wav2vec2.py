@@ -116,3 +116,31 @@ def test_lora_on_wav2vec2_through_espnet_adapter_only_and_decode(tmp_path):
     decode(exp, out / "config.yaml", out / "valid.loss.best.pth", tmp_path / "decode", "--ctc_weight", "1.0")
     hyps = (tmp_path / "decode" / "1best_recog" / "text").read_text().splitlines()
     assert len(hyps) == 8
+
+
+def test_sample_config_builds_with_adapters(tmp_path):
+    """egs2/TEMPLATE/peft1/conf/wav2vec2_xlsr_300m_ctc.yaml, its model_dir pointed at the
+    tiny random model, through ESPnet's parser and ASRTask.build_model."""
+    from pathlib import Path
+
+    from espnet2.tasks.asr import ASRTask
+
+    import espnet_peft  # noqa: F401  (registers hf_wav2vec2)
+    from espnet_peft.inject import inject_adapters
+
+    sample = Path(__file__).parents[1] / "egs2/TEMPLATE/peft1/conf/wav2vec2_xlsr_300m_ctc.yaml"
+    conf = yaml.safe_load(sample.read_text())
+    assert conf["encoder"] == "hf_wav2vec2" and conf["frontend"] is None and conf["input_size"] == 1
+    conf["encoder_conf"]["model_dir"] = str(tiny_model_dir(tmp_path / "w2v"))
+    (tmp_path / "conf.yaml").write_text(yaml.safe_dump(conf))
+    (tmp_path / "tokens.txt").write_text("<blank>\n<unk>\na\nb\n<sos/eos>\n")
+    args = ASRTask.get_parser().parse_args(["--config", str(tmp_path / "conf.yaml"), "--token_list",
+                                            str(tmp_path / "tokens.txt"), "--token_type", "char"])
+    model = ASRTask.build_model(args)
+    assert model.frontend is None and model.decoder is None
+    assert not any(p.requires_grad for p in model.encoder.model.feature_extractor.parameters())
+    assert model.encoder.model.config.mask_time_prob == 0.05
+    inject_adapters(model, "lora", r=2, alpha=4, target_modules=TARGET_MODULES)
+    speech = torch.randn(2, 8000)
+    loss, _, _ = model(speech, torch.tensor([8000, 6000]), torch.tensor([[2, 3], [3, -1]]), torch.tensor([2, 1]))
+    assert torch.isfinite(loss)
