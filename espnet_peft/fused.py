@@ -43,17 +43,23 @@ def can_fuse(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor]
             and x.dtype == weight.dtype and not torch.is_autocast_enabled(x.device.type))
 
 
+def _linear_output(x, x2, weight):
+    """``x W^T`` (no bias) in a fresh tensor of x's leading shape, and its 2-D view. The
+    output must not be a view itself: autograd forbids in-place edits of a view made in a
+    custom Function, and callers may edit a Linear's output in place."""
+    out = x.new_empty(*x.shape[:-1], weight.shape[0])
+    out2 = out.view(-1, weight.shape[0])
+    torch.mm(x2, weight.t(), out=out2)
+    return out, out2
+
+
 class _LowRankLinear(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, weight, bias, down, up, core, scale: float, row_scale):
         x2 = x.reshape(-1, x.shape[-1])
         h = x2 @ down.t()
         z = h @ core.t() if core is not None else h
-        # The output must not be a view (autograd forbids in-place edits of a view made in
-        # a custom Function, and callers may edit a Linear's output in place).
-        out = x.new_empty(*x.shape[:-1], weight.shape[0])
-        out2 = out.view(-1, weight.shape[0])
-        torch.mm(x2, weight.t(), out=out2)
+        out, out2 = _linear_output(x, x2, weight)
         out2.addmm_(z, up.t(), alpha=scale)
         recover = False
         if row_scale is not None:
@@ -111,8 +117,7 @@ class _RebuiltCoreLinear(torch.autograd.Function):
     def forward(ctx, x, weight, bias, down, up, core, training: bool):
         x2 = x.reshape(-1, x.shape[-1])
         rebuilt = torch.addmm(weight, up @ core, down)
-        out = x.new_empty(*x.shape[:-1], weight.shape[0])
-        torch.mm(x2, rebuilt.t(), out=out.view(-1, weight.shape[0]))
+        out, _ = _linear_output(x, x2, rebuilt)
         if bias is not None:
             out.add_(bias)
         h = x2 @ down.t() if training and ctx.needs_input_grad[5] else None  # no-grad: base cost
