@@ -19,6 +19,20 @@ SENTENCES = [
     "my hat is blue", "he has a big box", "it is a sunny day", "they sing a song",
 ]
 
+# Trainer options every miniature experiment shares (no plots, no TensorBoard, tiny batches).
+TRAINER_CONFIG = {
+    "batch_type": "unsorted",
+    "batch_size": 4,
+    "num_workers": 0,
+    "optim": "adam",
+    "best_model_criterion": [["valid", "loss", "min"]],
+    "keep_nbest_models": 1,
+    "num_att_plot": 0,
+    "use_tensorboard": False,
+    "use_matplotlib": False,
+    "log_interval": 1,
+}
+
 MODEL_CONFIG = {
     "frontend": "default",
     "frontend_conf": {"n_fft": 400, "win_length": 400, "hop_length": 320, "n_mels": 20},
@@ -33,16 +47,7 @@ MODEL_CONFIG = {
                      "dropout_rate": 0.0, "self_attention_dropout_rate": 0.0,
                      "src_attention_dropout_rate": 0.0},
     "model_conf": {"ctc_weight": 0.3, "lsm_weight": 0.0},
-    "batch_type": "unsorted",
-    "batch_size": 4,
-    "num_workers": 0,
-    "optim": "adam",
-    "best_model_criterion": [["valid", "loss", "min"]],
-    "keep_nbest_models": 1,
-    "num_att_plot": 0,
-    "use_tensorboard": False,
-    "use_matplotlib": False,
-    "log_interval": 1,
+    **TRAINER_CONFIG,
 }
 
 

@@ -14,7 +14,7 @@ import pytest
 import torch
 import yaml
 
-from espnet_recipe import decode, make_experiment, train
+from espnet_recipe import TRAINER_CONFIG, decode, make_experiment, train
 
 transformers = pytest.importorskip("transformers", reason="transformers is not installed")
 
@@ -26,16 +26,7 @@ CONFIG = {
     "normalize": None,
     "specaug": None,
     "model_conf": {"ctc_weight": 1.0},  # CTC only: no decoder is built
-    "batch_type": "unsorted",
-    "batch_size": 4,
-    "num_workers": 0,
-    "optim": "adam",
-    "best_model_criterion": [["valid", "loss", "min"]],
-    "keep_nbest_models": 1,
-    "num_att_plot": 0,
-    "use_tensorboard": False,
-    "use_matplotlib": False,
-    "log_interval": 1,
+    **TRAINER_CONFIG,
     "max_epoch": 1,
 }
 
