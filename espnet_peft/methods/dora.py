@@ -50,7 +50,7 @@ class DoRALinear(LowRankLinear):
     def weight_norm(self) -> torch.Tensor:
         w0 = self.weight.detach()
         a, b, s = self.lora_A.detach(), self.lora_B.detach(), self.scaling
-        w0_sq = self._w0_sq if self._prepared and self._w0_sq.numel() else (w0 * w0).sum(1)
+        w0_sq = self._w0_sq if self._prepared else (w0 * w0).sum(1)  # prepare() filled it
         sq = w0_sq + 2 * s * (b * (w0 @ a.t())).sum(1) + s * s * ((b @ (a @ a.t())) * b).sum(1)
         return sq.clamp_min(0).sqrt()
 
