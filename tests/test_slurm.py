@@ -5,6 +5,7 @@ reason, where Slurm cannot start."""
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,19 @@ def test_array_job_logs_and_exit_codes(cluster, tmp_path):
     ok = subprocess.run([str(LAUNCHER), "log/one.log", "true"], cwd=tmp_path, env=cluster,
                         capture_output=True, text=True, timeout=300)
     assert ok.returncode == 0, ok.stderr
+
+
+def test_a_cancelled_job_is_reported_with_slurms_state(cluster, tmp_path):
+    proc = subprocess.Popen([str(LAUNCHER), "log/c.log", "sleep", "120"], cwd=tmp_path, env=cluster,
+                            stderr=subprocess.PIPE, text=True)
+    job = proc.stderr.readline().split("submitted job ")[1].split()[0]
+    log, deadline = tmp_path / "log/c.log", time.time() + 120
+    while not (log.exists() and "started at" in log.read_text()):
+        assert proc.poll() is None and time.time() < deadline, "the job did not start"
+        time.sleep(0.1)
+    subprocess.run(["scancel", job], env=cluster, check=True)
+    assert proc.wait(timeout=120) == 1
+    assert "no exit status; Slurm's state: CANCELLED" in proc.stderr.read()
 
 
 def test_launcher_errors_are_clear(cluster, tmp_path):
@@ -96,7 +110,6 @@ def test_preempted_training_is_requeued_and_resumes_to_the_same_weights(cluster,
     """A training job requeued by Slurm (what preemption does) while it runs restarts
     with --resume true and ends with the adapter weights of an uninterrupted run."""
     import sys
-    import time
 
     import torch
     from espnet_recipe import data_args, make_experiment, train

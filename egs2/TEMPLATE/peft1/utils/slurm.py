@@ -78,6 +78,54 @@ def sbatch_flags(values, rules):
         flags += [f.replace("$0", value) for f in rule]
     return flags
 
+# States from which a job (or array task) does not run again unless it is requeued by
+# hand; every other state (PENDING, RUNNING, COMPLETING, REQUEUED, SUSPENDED, ...) is
+# waited through, so a job requeued by preemption or scontrol is followed to its end.
+# PREEMPTED is final under PreemptMode=CANCEL but passes on its way back to PENDING under
+# REQUEUE: it must be seen on two polls in a row.
+FINAL_STATES = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY",
+                "BOOT_FAIL", "DEADLINE", "PREEMPTED"}
+STATUS_GRACE_S = 30.0
+
+
+def job_states(job_id: str) -> dict[str, str] | None:
+    """{array task id ("N/A" for a plain job): state} in any state slurmctld still holds;
+    None when slurmctld no longer knows the job, {} when squeue gave no answer."""
+    q = subprocess.run(["squeue", "-h", "-t", "all", "-j", job_id, "-o", "%K %T"],
+                       capture_output=True, text=True)
+    if q.returncode != 0:
+        return None if "Invalid job id" in q.stderr else {}
+    return dict(line.split(None, 1) for line in q.stdout.splitlines() if line.strip())
+
+
+def wait_for(job_id: str) -> dict[str, str]:
+    """Poll until every task of the job is in a final state (sbatch --wait polls slowly:
+    2 s, 8 s, 32 s ...); returns the last states seen. No answer for a minute in a row
+    counts as the job being gone (purged once slurmctld's MinJobAge has passed)."""
+    delay, last, preempted, silent_since = 0.5, {}, False, None
+    while True:
+        states = job_states(job_id)
+        if states is None:
+            return last
+        silent_since = (silent_since or time.time()) if not states else None
+        if silent_since and time.time() - silent_since > 60:
+            return last
+        if states:
+            last = states
+            kinds = {s.split()[0] for s in states.values()}
+            if kinds <= FINAL_STATES and (preempted or "PREEMPTED" not in kinds):
+                return states
+            preempted = kinds <= FINAL_STATES
+        time.sleep(delay)
+        delay = min(delay * 1.5, 10.0)
+
+
+def wait_for_file(path: Path, seconds: float) -> Path:
+    end = time.time() + seconds
+    while not path.is_file() and time.time() < end:
+        time.sleep(0.5)
+    return path
+
 
 def main(argv):
     config, values = None, {}
@@ -162,22 +210,16 @@ def main(argv):
     print(f"slurm.sh: submitted job {job_id} ({last - first + 1} task(s)); logs {log_template}",
           file=sys.stderr)
 
-    delay = 0.5
-    while True:  # sbatch --wait polls slowly (2 s, 8 s, 32 s ...); poll squeue ourselves
-        q = subprocess.run(["squeue", "-h", "-j", job_id, "-o", "%T"], capture_output=True, text=True)
-        if q.returncode == 0 and not q.stdout.strip():
-            break
-        if q.returncode != 0 and "Invalid job id" in q.stderr:
-            break
-        time.sleep(delay)
-        delay = min(delay * 1.5, 10.0)
-
+    states = wait_for(job_id)
     failed = []
     for i in range(first, last + 1):
         status = Path(status_tpl % i)
         log = log_template.replace(var, str(i)) if var else log_template
+        state = states.get(str(i) if var else "N/A", "unknown")
+        if not status.is_file() and state in ("COMPLETED", "FAILED"):
+            status = wait_for_file(status, STATUS_GRACE_S)  # the script ended: its status may lag on NFS
         if not status.is_file():
-            failed.append(f"{log} (no exit status: killed by Slurm? see {qdir})")
+            failed.append(f"{log} (no exit status; Slurm's state: {state}; see {qdir})")
         elif status.read_text().strip() != "0":
             failed.append(log)
     if failed:
