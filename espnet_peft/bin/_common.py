@@ -12,7 +12,7 @@ BASE_HELP = (f"espnet_peft option: {BASE_OPTION} PATH  base (pretrained) ESPnet 
 
 
 def run_train(task: str, cmd: Optional[Sequence[str]] = None) -> None:
-    import espnet_peft  # noqa: F401  (registers the adapters in ESPnet)
+    import espnet_peft  # noqa: F401  (adds the adapters to ESPnet once its tasks load)
     from espnet_peft.espnet import peft_task
     from espnet_peft.espnet import task_class
 

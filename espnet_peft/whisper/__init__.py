@@ -9,9 +9,7 @@ Importing this package (``espnet_peft`` does) calls ``register_whisper_choices()
 
 from __future__ import annotations
 
-import importlib.abc
-import importlib.util
-import sys
+from espnet_peft.after_import import after_import
 
 CHOICE = "whisper_ckpt"
 _ASR_TASK_MODULE = "espnet2.tasks.asr"
@@ -29,40 +27,9 @@ def _add_choices(module) -> None:
     module.encoder_choices.classes[W2V_CHOICE] = HFWav2Vec2Encoder
 
 
-class _RegisterAfterImport(importlib.abc.MetaPathFinder):
-    """Runs ``_add_choices`` right after ``espnet2.tasks.asr`` has executed."""
-
-    _searching = False
-
-    def find_spec(self, fullname, path, target=None):
-        if fullname != _ASR_TASK_MODULE or self._searching:
-            return None
-        self._searching = True  # let the other finders locate the module
-        try:
-            spec = importlib.util.find_spec(fullname)
-        finally:
-            self._searching = False
-        if spec is None or spec.loader is None:
-            return spec
-        exec_module = spec.loader.exec_module
-
-        def exec_and_register(module):
-            exec_module(module)
-            _add_choices(module)
-            if self in sys.meta_path:
-                sys.meta_path.remove(self)
-
-        spec.loader.exec_module = exec_and_register
-        return spec
-
-
 def register_whisper_choices() -> None:
     """Add ``whisper_ckpt`` to ASRTask's encoder/decoder choices (now or on import)."""
-    module = sys.modules.get(_ASR_TASK_MODULE)
-    if module is not None:
-        _add_choices(module)
-    elif not any(isinstance(f, _RegisterAfterImport) for f in sys.meta_path):
-        sys.meta_path.insert(0, _RegisterAfterImport())
+    after_import(_ASR_TASK_MODULE, _add_choices)
 
 
 register_whisper_choices()
