@@ -13,9 +13,10 @@ import pytest
 import torch
 
 import espnet_peft
+from espnet_peft.bin import export_adapter, merge
 from espnet_peft.espnet import FINGERPRINT_FILE, read_fingerprint
 from espnet_peft.state import check_fingerprint, base_fingerprint
-from espnet_recipe import decode, make_experiment, read_hyps, run, train
+from espnet_recipe import decode, make_experiment, read_hyps, train
 
 pytestmark = pytest.mark.skipif(
     shutil.which("espeak-ng") is None or shutil.which("sox") is None,
@@ -56,13 +57,25 @@ class Payload:
         return (open, (self.path, "w"))
 
 
-def adapt(exp, method, name=None):
-    out = exp["root"] / f"adapt_{name or method}"
-    proc = train(exp, out, "--init_param", exp["base_ckpt"], "--use_adapter", "true",
-                 "--adapter", method, "--adapter_conf", json.dumps(ADAPTERS[method]),
-                 "--save_strategy", "adapter_only", "--max_epoch", "3", "--seed", "0",
-                 "--optim_conf", "{lr: 0.005}")
-    return out, proc
+def adapt(exp, method):
+    """Adapt the base with ``method`` (once per module: later tests reuse the run)."""
+    key = ("adapted", method)
+    if key not in exp:
+        out = exp["root"] / f"adapt_{method}"
+        proc = train(exp, out, "--init_param", exp["base_ckpt"], "--use_adapter", "true",
+                     "--adapter", method, "--adapter_conf", json.dumps(ADAPTERS[method]),
+                     "--save_strategy", "adapter_only", "--max_epoch", "3", "--seed", "0",
+                     "--optim_conf", "{lr: 0.005}")
+        exp[key] = out, proc
+    return exp[key]
+
+
+def decode_adapter(exp, exp_dir):
+    """Hypotheses of the adapter-only checkpoint through our entry point (decoded once)."""
+    out = exp_dir / "decode_adapter"
+    if not (out / "1best_recog" / "score").is_file():
+        decode(exp, exp_dir / "config.yaml", exp_dir / "valid.loss.best.pth", out)
+    return read_hyps(out)
 
 
 def base_model_from_config(exp):
@@ -101,14 +114,13 @@ def test_adapt_save_adapter_only_decode_and_merge(method, base):
         assert "adapter_reg=" in proc.stderr, "the L1 penalty did not reach ESPnet's loss"
 
     # 3. Decoding the adapter-only checkpoint (base from the config's init_param).
-    decode(base, exp_dir / "config.yaml", ckpt, exp_dir / "decode_adapter")
-    adapted = read_hyps(exp_dir / "decode_adapter")
+    adapted = decode_adapter(base, exp_dir)
     assert any(abs(adapted[k][1] - base["base_hyps"][k][1]) > 1e-3 for k in adapted), \
         "the adapter did not change the model"
 
     # 4. Merged into a plain ESPnet model, ESPnet's own decoder gives the same result.
-    run("espnet_peft.bin.merge", "--task", "asr", "--config", exp_dir / "config.yaml",
-        "--model_file", ckpt, "--out_dir", exp_dir / "merged")
+    merge.main(["--task", "asr", "--config", str(exp_dir / "config.yaml"),
+                "--model_file", str(ckpt), "--out_dir", str(exp_dir / "merged")])
     merged_state = torch.load(exp_dir / "merged" / "model.pth", weights_only=True)
     assert set(merged_state) == set(base_model.state_dict())
     decode(base, exp_dir / "merged" / "config.yaml", exp_dir / "merged" / "model.pth",
@@ -121,7 +133,7 @@ def test_adapt_save_adapter_only_decode_and_merge(method, base):
 
 
 def test_adapter_refuses_a_different_base_and_a_missing_one(base, tmp_path):
-    exp_dir, _ = adapt(base, "ssvd", name="ssvd_refusal")
+    exp_dir, _ = adapt(base, "ssvd")
     ckpt = exp_dir / "valid.loss.best.pth"
     wrong = tmp_path / "other_base.pth"
     state = torch.load(base["base_ckpt"], weights_only=True)
@@ -147,18 +159,18 @@ def test_adapter_refuses_a_different_base_and_a_missing_one(base, tmp_path):
 
     # An exported .safetensors adapter decodes like the checkpoint it came from.
     adapter = exp_dir / "adapter.safetensors"
-    run("espnet_peft.bin.export_adapter", "--task", "asr", "--config", exp_dir / "config.yaml",
-        "--model_file", ckpt, "--out", adapter)
+    export_adapter.main(["--task", "asr", "--config", str(exp_dir / "config.yaml"),
+                         "--model_file", str(ckpt), "--out", str(adapter)])
     meta, _ = espnet_peft.state.read_adapter_file(adapter)
     assert meta["method"] == "ssvd" and meta["config"]["k_fraction"] == 0.5
-    decode(base, exp_dir / "config.yaml", ckpt, tmp_path / "d3")
     decode(base, exp_dir / "config.yaml", adapter, tmp_path / "d4")
-    assert read_hyps(tmp_path / "d3") == read_hyps(tmp_path / "d4")
+    assert read_hyps(tmp_path / "d4") == decode_adapter(base, exp_dir)
 
 
-def test_entry_points_widen_the_adapter_choices():
+def test_entry_points_widen_the_adapter_choices(capsys):
     from espnet2.tasks.s2t import S2TTask
     from espnet2.tasks.asr import ASRTask
+    from espnet_peft.bin import s2t_train
     from espnet_peft.espnet import peft_task
 
     for task in (ASRTask, S2TTask):
@@ -166,8 +178,24 @@ def test_entry_points_widen_the_adapter_choices():
         action = next(a for a in parser._actions if a.dest == "adapter")
         assert set(espnet_peft.METHODS) <= set(action.choices)
         assert "espnet_lora" in action.choices and "houlsby" in action.choices
-    proc = run("espnet_peft.bin.s2t_train", "--help")
-    assert "ssvd_o" in proc.stdout
+    with pytest.raises(SystemExit) as stop:
+        s2t_train.main(["--help"])
+    assert stop.value.code == 0 and "ssvd_o" in capsys.readouterr().out
+
+
+def test_import_is_light_and_registers_once_espnet_loads():
+    """The recipes' helpers import espnet_peft in every stage: no torch, no ESPnet until
+    used; the adapter types reach ESPnet's table when ESPnet imports it."""
+    import subprocess
+    import sys
+
+    code = ("import sys, espnet_peft, espnet_peft.recipe.plan; "
+            "print('loaded:', sorted(m for m in ('torch', 'espnet2') if m in sys.modules)); "
+            "from espnet2.layers.create_adapter import create_adapter_fn_table as t; "
+            "print('registered:', all(m in t for m in espnet_peft.METHODS), 'espnet_lora' in t)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    lines = [line for line in out.stdout.splitlines() if line.startswith(("loaded:", "registered:"))]
+    assert lines == ["loaded: []", "registered: True True"], out.stdout + out.stderr[-2000:]
 
 
 def test_task_classes_pickle_into_a_fresh_process():
