@@ -1,7 +1,8 @@
 """End to end through ESPnet's real code: train a tiny ASR base with ESPnet, adapt it
 with every method through ``python -m espnet_peft.bin.asr_train`` (adapter-only
-checkpoints), decode with ``python -m espnet_peft.bin.asr_inference``, merge, and decode
-the merged model with ESPnet's own ``espnet2.bin.asr_inference``.
+checkpoints), decode with ``espnet_peft.bin.asr_inference``, merge, and decode the merged
+model with ESPnet's own ``espnet2.bin.asr_inference`` (entry points other than training
+run their ``main`` in this process: the same code without an interpreter start each).
 
 Needs espeak-ng and sox (Debian packages); about 5 minutes on 2 CPU cores.
 """
@@ -139,22 +140,23 @@ def test_adapter_refuses_a_different_base_and_a_missing_one(base, tmp_path):
     state = torch.load(base["base_ckpt"], weights_only=True)
     state["decoder.output_layer.weight"] = state["decoder.output_layer.weight"] * 1.05
     torch.save(state, wrong)
-    proc = decode(base, exp_dir / "config.yaml", ckpt, tmp_path / "d1",
-                  "--base_model_file", wrong, check=False)
-    assert proc.returncode != 0
-    assert "BaseModelMismatchError" in proc.stderr and "different base weights" in proc.stderr
 
-    proc = decode(base, exp_dir / "config.yaml", ckpt, tmp_path / "d2",
-                  "--base_model_file", tmp_path / "nowhere.pth", check=False)
-    assert proc.returncode != 0 and "nowhere.pth" in proc.stderr and "not found" in proc.stderr
+    def refusal(base_file, name):
+        with pytest.raises(Exception) as err:
+            decode(base, exp_dir / "config.yaml", ckpt, tmp_path / name, "--base_model_file", base_file)
+        return type(err.value).__name__, str(err.value)
+
+    kind, msg = refusal(wrong, "d1")
+    assert kind == "BaseModelMismatchError" and "different base weights" in msg
+    _, msg = refusal(tmp_path / "nowhere.pth", "d2")
+    assert "nowhere.pth" in msg and "not found" in msg
 
     # A base checkpoint carrying pickled code is refused, and the code never runs.
     marker = tmp_path / "pwned"
     bomb = tmp_path / "bomb.pth"
     torch.save({"x": Payload(str(marker))}, bomb)
-    proc = decode(base, exp_dir / "config.yaml", ckpt, tmp_path / "d5",
-                  "--base_model_file", bomb, check=False)
-    assert proc.returncode != 0 and "not a plain tensor checkpoint" in proc.stderr
+    _, msg = refusal(bomb, "d5")
+    assert "not a plain tensor checkpoint" in msg
     assert not marker.exists()
 
     # An exported .safetensors adapter decodes like the checkpoint it came from.
