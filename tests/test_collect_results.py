@@ -13,7 +13,7 @@ import yaml
 
 from espnet_peft.bin import collect_results
 from espnet_peft.recipe import results
-from espnet_peft.report import curves, ranks
+from espnet_peft.report import curves, plots, ranks
 
 BASE_PARAMS = 3_000_000
 ESPNET_EPOCH = ("[vm] 2026-11-25 16:13:20,267 (trainer:394) INFO: {e}epoch results: [train] iter_time=0.009, "
@@ -246,6 +246,27 @@ def test_no_budget_plot_without_a_sweep_and_labels_for_two_models(exp, tmp_path,
     assert "small_wer_vs_params.png" in names and not any("ssvd_o_budget" in n for n in names)
     with pytest.raises(SystemExit, match="--label given 1 times for 2"):
         collect_results.main(["--exp_dir", str(exp), "--exp_dir", str(other), "--label", "x"])
+
+
+def test_plot_axes_name_the_error_rate_of_the_recipe(exp, tmp_path, monkeypatch):
+    """Axes say CER where the recipe scores by character (score --metric cer)."""
+    for score in exp.glob("*/decode_child_test/score.json"):  # child scored by character
+        data = json.loads(score.read_text())
+        score.write_text(json.dumps(dict(data, cer=data["wer"] / 2, metric="cer")))
+    labels = {}
+
+    def record(fig, stem):
+        labels[Path(stem).name] = [(ax.get_xlabel(), ax.get_ylabel()) for ax in fig.axes if ax.get_ylabel()]
+        return []
+
+    monkeypatch.setattr(plots, "save", record)
+    rows = results.collect(exp)
+    plots.wer_vs_params(rows, tmp_path / "wp")
+    plots.learning_vs_forgetting(rows, tmp_path / "lf")
+    plots.budget_sweep(rows, tmp_path / "bs")
+    assert [y for _, y in labels["wp"]] == ["target test CER (%)", "target test WER (%)"]  # child, accented
+    assert labels["lf"][0][0].startswith("source test CER (%)") and "target test WER" in labels["lf"][1][1]
+    assert [y for _, y in labels["bs"]] == ["test CER (%)"]
 
 
 def test_epoch_summaries_parse_from_an_espnet_log(tmp_path):

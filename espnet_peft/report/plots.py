@@ -18,6 +18,7 @@ from espnet_peft.report import ranks as rank_files
 from espnet_peft.report.curves import Curves
 from espnet_peft.report.labels import hp_text, method_name
 from espnet_peft.report.style import color, figure, marker, save, styled
+from espnet_peft.report.tables import metric_name
 
 Row = Dict[str, object]
 
@@ -142,7 +143,7 @@ def wer_vs_params(rows: Sequence[Row], stem: Path, title: str = "") -> Optional[
         drawn += _zero_shot_line(ax, drs, [y for _, y in points])
         ax.set_xscale("log")
         _xlabel(ax, "trainable parameters", drs, drawn)
-        ax.set_ylabel("target test WER (%)")
+        ax.set_ylabel(f"target test {metric_name(drs)} (%)")
         ax.set_title(f"target: {domain}", pad=14)
     return _finish(fig, axes, drawn_any, title, stem)
 
@@ -184,8 +185,9 @@ def learning_vs_forgetting(rows: Sequence[Row], stem: Path, title: str = "") -> 
             if r["method"] == "zero_shot":
                 ax.axvline(r["source_wer"], ls=":", color=color("zero_shot"), lw=1)
         drawn_any = drawn_any or bool(drawn)
-        _xlabel(ax, "source test WER (%)  (forgetting →)", drs, drawn)
-        ax.set_ylabel("target test WER (%)  (learning ↓)")
+        unit = metric_name(drs)
+        _xlabel(ax, f"source test {unit} (%)  (forgetting →)", drs, drawn)
+        ax.set_ylabel(f"target test {unit} (%)  (learning ↓)")
         ax.set_title(f"target: {domain}", pad=14)
     return _finish(fig, axes, drawn_any, title, stem)
 
@@ -222,7 +224,7 @@ def budget_sweep(rows: Sequence[Row], stem: Path, title: str = "") -> Optional[L
                             label=f"{what} test{suffix}")
             drawn += [r for r in pts if _is_num(r["target_wer"])]
         _xlabel(ax, "budget ratio (outer share)", drs, drawn)
-        ax.set_ylabel("test WER (%)")
+        ax.set_ylabel(f"test {metric_name(drs)} (%)")
         ax.set_title(f"SSVD-O, target: {domain}")
     _figure_legend(fig, axes)
     if title:
