@@ -70,6 +70,27 @@ def test_score_dir_counts_missing_hypotheses_as_deletions(tmp_path):
     assert "REF: a dog runs" in (tmp_path / "dec/result.txt").read_text()
 
 
+def test_basic_normalisation_scores_cased_punctuated_output_against_a_normalised_reference(tmp_path):
+    def decode_dir(name, refs, hyps):
+        (tmp_path / name / "1best_recog").mkdir(parents=True)
+        (tmp_path / name / "ref").write_text("".join(f"u{i} {t}\n" for i, t in enumerate(refs)))
+        (tmp_path / name / "1best_recog/text").write_text("".join(f"u{i} {t}\n" for i, t in enumerate(hyps)))
+        return ["--decode_dir", str(tmp_path / name), "--ref", str(tmp_path / name / "ref")]
+
+    eng = decode_dir("eng", ["HELLO WORLD", "it's ten o'clock"], ["Hello, world.", "It's ten o'clock!"])
+    zho = decode_dir("zho", ["\u4f60\u597d\u4e16\u754c"], ["\u4f60\u597d\uff0c\u4e16\u754c\u3002"])
+    score.main(eng)
+    assert json.loads((tmp_path / "eng/score.json").read_text())["wer"] == pytest.approx(100 * 4 / 5)
+    score.main(eng + ["--normalize", "basic"])
+    saved = json.loads((tmp_path / "eng/score.json").read_text())
+    assert saved["wer"] == 0.0 and saved["normalize"] == "basic"
+    score.main(zho + ["--normalize", "basic", "--metric", "cer"])  # full-width punctuation
+    assert json.loads((tmp_path / "zho/score.json").read_text())["cer"] == 0.0
+    assert score.normalize("\uff21\uff22C-d  e\u2019s") == "abc d e s"  # NFKC, folded, no P*/S*
+    with pytest.raises(SystemExit):
+        score.main(eng + ["--normalize", "x"])
+
+
 def test_results_table(tmp_path):
     def make(name, run, summary, wers):
         d = tmp_path / name

@@ -91,6 +91,7 @@ def test_owsm_style_model_through_every_stage(tmp_path, owsm):
             assert "<" not in (out / "1best_recog/text_nospecial").read_text()
             score = json.loads((out / "score.json").read_text())
             assert score["utterances"] == 3 and score["missing"] == 0 and score["wer"] >= 0
+            assert score["normalize"] == "basic"  # --score_normalize auto for --task s2t
     rows = (exp / "results.csv").read_text().splitlines()
     assert len(rows) == 1 + len(METHODS)
     table = (exp / "RESULTS.md").read_text()

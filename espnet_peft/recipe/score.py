@@ -13,6 +13,12 @@ prompt's ``<lang><task><notimestamps>`` symbols and may hold timestamps.
 ``--metric`` names the error rate the result tables report (``score.json``'s
 ``metric``): ``wer`` (default), or ``cer`` for languages written without word spaces
 (Mandarin: a WER would count whole sentences). CER ignores spaces.
+
+``--normalize basic`` scores both sides after Unicode NFKC, case folding and replacing
+every punctuation mark and symbol by a space (``score.json``'s ``normalize``): what an
+OWSM model writes ("Hello, world.") then meets a corpus' normalised reference ("HELLO
+WORLD"). The default ``none`` compares the texts as they are (ESPnet ASR models trained
+on the corpus' own text write in its conventions).
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import unicodedata
 from pathlib import Path
 from typing import Dict, List, Sequence, Tuple
 
@@ -68,19 +75,31 @@ def error_rate(refs: Dict[str, str], hyps: Dict[str, str], unit: str = "word") -
 
 
 METRICS = ("wer", "cer")
+NORMALIZERS = ("none", "basic")
 
 
-def score_dir(decode_dir, ref_file, metric: str = "wer") -> Dict[str, object]:
+def normalize(text: str, how: str = "basic") -> str:
+    """``basic``: NFKC, case-folded, punctuation and symbols (Unicode P*/S*) as spaces,
+    whitespace collapsed; ``none``: unchanged."""
+    if how == "none":
+        return text
+    text = unicodedata.normalize("NFKC", text).casefold()
+    return " ".join("".join(" " if unicodedata.category(c)[0] in "PS" else c for c in text).split())
+
+
+def score_dir(decode_dir, ref_file, metric: str = "wer", normalization: str = "none") -> Dict[str, object]:
     decode_dir = Path(decode_dir)
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
+    if normalization not in NORMALIZERS:
+        raise ValueError(f"normalize must be one of {NORMALIZERS}, got {normalization!r}")
     hyp_file = decode_dir / "1best_recog" / "text"
     if (decode_dir / "1best_recog" / "text_nospecial").is_file():  # written by s2t_inference only
         hyp_file = decode_dir / "1best_recog" / "text_nospecial"
     if not hyp_file.is_file():
         raise FileNotFoundError(f"no hypotheses in {hyp_file}: run the decoding stage first")
-    refs = read_table(ref_file)
-    hyps = {k: v.strip() for k, v in read_table(hyp_file).items()}
+    refs = {k: normalize(v, normalization) for k, v in read_table(ref_file).items()}
+    hyps = {k: normalize(v.strip(), normalization) for k, v in read_table(hyp_file).items()}
     missing = sorted(set(refs) - set(hyps))
     if missing:
         logging.warning("%s: %d of %d utterances have no hypothesis (counted as deleted), e.g. %s",
@@ -88,7 +107,8 @@ def score_dir(decode_dir, ref_file, metric: str = "wer") -> Dict[str, object]:
     wer, cer = error_rate(refs, hyps, "word"), error_rate(refs, hyps, "char")
     result = {"wer": round(wer["rate"], 2), "cer": round(cer["rate"], 2), "sub": wer["sub"],
               "del": wer["del"], "ins": wer["ins"], "ref_words": wer["ref_units"],
-              "utterances": len(refs), "missing": len(missing), "ref": str(ref_file), "metric": metric}
+              "utterances": len(refs), "missing": len(missing), "ref": str(ref_file), "metric": metric,
+              "normalize": normalization}
     (decode_dir / "score.json").write_text(json.dumps(result, indent=1) + "\n")
     unit = "word" if metric == "wer" else "char"
     per_utt = sorted(((sum(edit_counts(tokens(refs[u], unit), tokens(hyps.get(u, ""), unit))), u) for u in refs),
@@ -109,12 +129,14 @@ def main(cmd=None):
     parser.add_argument("--ref", required=True, action="append",
                         help="reference text, one per --decode_dir, in the same order")
     parser.add_argument("--metric", default="wer", choices=METRICS, help="the error rate the tables report")
+    parser.add_argument("--normalize", default="none", choices=NORMALIZERS,
+                        help="text normalisation of both sides before scoring (see above)")
     args = parser.parse_args(cmd)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s score: %(message)s")
     if len(args.decode_dir) != len(args.ref):
         parser.error("give one --ref per --decode_dir")
     for d, r in zip(args.decode_dir, args.ref):
-        res = score_dir(d, r, args.metric)
+        res = score_dir(d, r, args.metric, args.normalize)
         logging.info("%s: %s %.2f%% over %d utterances", d, args.metric.upper(), res[args.metric], res["utterances"])
 
 

@@ -59,6 +59,9 @@ base_args=                # extra asr_train options for stage 5
 adapt_args=               # extra asr_train (s2t_train) options for stage 6
 inference_args=           # extra asr_inference (s2t_inference) options for stage 7
 score_metric=wer          # error rate of the result tables: wer, or cer (Mandarin: no word spaces)
+score_normalize=auto      # text normalisation of reference and hypothesis before scoring: basic
+                          # (case-folded, punctuation and symbols removed) or none; auto = basic
+                          # for --task s2t (OWSM writes cased, punctuated text), none for asr
 local_data_opts=          # extra options for local/data.sh
 
 help_message="Usage: $0 [--stage N] [--stop_stage N] [--methods \"lora ssvd\"] [options]
@@ -87,6 +90,10 @@ token_dir=${datadir}/token_list/bpe_${bpemode}${nbpe}
 if [ -n "${base_model}" ]; then token_tag=pretrained; else token_tag=bpe_${bpemode}${nbpe}; fi
 stats_root=${expdir}/stats_${token_tag}
 case "${task}" in asr|s2t) ;; *) die "--task ${task}: expected asr or s2t" ;; esac
+if [ "${score_normalize}" = auto ]; then
+    if [ "${task}" = s2t ]; then score_normalize=basic; else score_normalize=none; fi
+fi
+case "${score_normalize}" in basic|none) ;; *) die "--score_normalize ${score_normalize}: expected auto, basic or none" ;; esac
 # Stages 1-2 (data) run without a model; from stage 3 on an S2T run needs its tokenizer.
 if [ "${task}" = s2t ] && [ -z "${base_model}" ] && [ "${stop_stage}" -ge 3 ]; then
     die "--task s2t adapts a pretrained S2T model (OWSM/OWLS): give --base_model and --base_train_config"
@@ -363,7 +370,8 @@ if run_stage 8 && ! is_true "${skip_eval}"; then
     while IFS=$'\t' read -r _ _ wav out _; do
         score_args+=(--decode_dir "${out}" --ref "$(dirname "${wav}")/text")
     done < "${decode_list}"
-    [ ${#score_args[@]} -gt 0 ] && "${python}" -m espnet_peft.recipe.score --metric "${score_metric}" "${score_args[@]}"
+    [ ${#score_args[@]} -gt 0 ] && "${python}" -m espnet_peft.recipe.score --metric "${score_metric}" \
+        --normalize "${score_normalize}" "${score_args[@]}"
 fi
 
 # ---- 9. results --------------------------------------------------------------------
