@@ -136,11 +136,14 @@ def test_preempted_training_is_requeued_and_resumes_to_the_same_weights(cluster,
     requeue = subprocess.run(["scontrol", "requeue", job], env=cluster, capture_output=True, text=True)
     assert requeue.returncode == 0, requeue.stderr
     # Slurm holds a requeued job back for about two minutes before it may start again;
-    # make it eligible now (the wait tests nothing of ours).
+    # make it eligible sooner (the wait tests nothing of ours), but not at once: slurmd
+    # revokes the first run's credential with a time in whole seconds, and a restart in the
+    # same second is refused ("Job credential revoked") and ends the job as FAILED.
     for _ in range(600):
         state = subprocess.run(["squeue", "-h", "-j", job, "-o", "%T"], env=cluster,
                                capture_output=True, text=True).stdout.strip()
         if state == "PENDING":
+            time.sleep(3)
             subprocess.run(["scontrol", "update", f"JobId={job}", "StartTime=now"], env=cluster,
                            capture_output=True)
             break
