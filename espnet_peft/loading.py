@@ -17,6 +17,7 @@ loader instead decides what the checkpoint is and gets the base weights explicit
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -77,19 +78,18 @@ def _checkpoint(model_file: Path, device: str) -> Dict[str, torch.Tensor]:
 
 
 def build_model(task_cls, config_file, model_file=None, device: str = "cpu",
-                base_model_file: Optional[str] = None):
+                base_model_file: Optional[str] = None, espnet_loader=None):
     """Like ``task_cls.build_model_from_file`` but safe for adapter checkpoints.
 
     Returns ``(model, train_args)``. Configs without an espnet_peft adapter are handed
-    to ESPnet's own loader unchanged.
+    to ESPnet's own loader unchanged (``espnet_loader``: that loader where
+    ``patched_task`` has put this function in its place).
     """
     if config_file is None:
         config_file = Path(model_file).parent / "config.yaml"
     args = read_config(config_file)
     if not uses_peft_adapter(args):
-        espnet_loader = getattr(task_cls, "__espnet_build_model_from_file__", None) \
-            or task_cls.build_model_from_file
-        return espnet_loader(config_file, model_file, device)
+        return (espnet_loader or task_cls.build_model_from_file)(config_file, model_file, device)
 
     model = task_cls.build_model(args)
     if device != "mps":
@@ -136,16 +136,25 @@ def build_model(task_cls, config_file, model_file=None, device: str = "cpu",
     return model, args
 
 
-def patch_task(task_cls, base_model_file: Optional[str] = None) -> None:
-    """Route ``task_cls.build_model_from_file`` (used by ESPnet's inference binaries)
-    through ``build_model``."""
-    if not hasattr(task_cls, "__espnet_build_model_from_file__"):
-        task_cls.__espnet_build_model_from_file__ = task_cls.build_model_from_file
+@contextlib.contextmanager
+def patched_task(task_cls, base_model_file: Optional[str] = None):
+    """Inside the block, ``task_cls.build_model_from_file`` (what ESPnet's inference
+    binaries call) goes through ``build_model``; ESPnet's own loader is back afterwards,
+    so a process that also runs ESPnet's binaries directly loads models ESPnet's way."""
+    own = task_cls.__dict__.get("build_model_from_file")  # None: inherited from AbsTask
+    espnet_loader = task_cls.build_model_from_file
 
     def build_model_from_file(cls, config_file=None, model_file=None, device="cpu"):
-        return build_model(cls, config_file, model_file, device, base_model_file)
+        return build_model(cls, config_file, model_file, device, base_model_file, espnet_loader)
 
     task_cls.build_model_from_file = classmethod(build_model_from_file)
+    try:
+        yield
+    finally:
+        if own is None:
+            del task_cls.build_model_from_file
+        else:
+            task_cls.build_model_from_file = own
 
 
 def pop_option(argv: Sequence[str], name: str) -> Tuple[Optional[str], List[str]]:

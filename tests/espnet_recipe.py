@@ -92,24 +92,10 @@ def train(exp: dict, output_dir: Path, *extra, module="espnet_peft.bin.asr_train
 
 def call(module: str, *args) -> None:
     """Run an entry point's ``main`` in this process: the same code as ``python -m module``
-    without a new interpreter and a second ESPnet import (~13 s each on 2 cores). The
-    model loader our inference entry points install on ESPnet's task classes is taken
-    off again, so that a later call of ESPnet's own binaries loads models ESPnet's way."""
+    without a new interpreter and a second ESPnet import (~13 s each on 2 cores)."""
     import importlib
 
-    from espnet2.tasks.asr import ASRTask
-    from espnet2.tasks.s2t import S2TTask
-
-    saved = {t: dict(t.__dict__) for t in (ASRTask, S2TTask)}
-    try:
-        importlib.import_module(module).main([str(a) for a in args])
-    finally:
-        for task, attrs in saved.items():
-            for name in ("build_model_from_file", "__espnet_build_model_from_file__"):
-                if name in attrs:
-                    setattr(task, name, attrs[name])
-                elif name in task.__dict__:
-                    delattr(task, name)
+    importlib.import_module(module).main([str(a) for a in args])
 
 
 def decode(exp: dict, config: Path, model_file: Path, output_dir: Path, *extra,

@@ -22,14 +22,14 @@ def run_train(task: str, cmd: Optional[Sequence[str]] = None) -> None:
 def run_inference(task: str, espnet_module: str, cmd: Optional[Sequence[str]] = None) -> None:
     import espnet_peft  # noqa: F401
     from espnet_peft.espnet import task_class
-    from espnet_peft.loading import patch_task, pop_option
+    from espnet_peft.loading import patched_task, pop_option
 
     argv = list(sys.argv[1:] if cmd is None else cmd)
     if "-h" in argv or "--help" in argv:
         print(BASE_HELP)
     base, rest = pop_option(argv, BASE_OPTION)
-    patch_task(task_class(task), base)
-    importlib.import_module(espnet_module).main(rest)
+    with patched_task(task_class(task), base):
+        importlib.import_module(espnet_module).main(rest)
 
 
 def model_arguments(parser):

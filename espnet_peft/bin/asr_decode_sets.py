@@ -46,7 +46,7 @@ def main(cmd=None, task: str = "asr"):
 
     import espnet_peft  # noqa: F401
     from espnet_peft.espnet import task_class
-    from espnet_peft.loading import patch_task, pop_option
+    from espnet_peft.loading import patched_task, pop_option
 
     inference = importlib.import_module(f"espnet2.bin.{task}_inference")
     argv = list(sys.argv[1:] if cmd is None else cmd)
@@ -69,8 +69,8 @@ def main(cmd=None, task: str = "asr"):
             "--data_path_and_name_and_type", f"{wav_scp},speech,sound", "--output_dir", out_dir])
         kwargs = vars(args)
         kwargs.pop("config", None)
-        patch_task(task_class(task), base or None)
-        inference.inference(**kwargs)
+        with patched_task(task_class(task), base or None):
+            inference.inference(**kwargs)
         logging.info("[%d/%d] %s: %d utterances in %.0f s (%.0f s elapsed)", i, len(jobs), out,
                      _count_lines(Path(wav_scp)), time.time() - t0, time.time() - start)
 
