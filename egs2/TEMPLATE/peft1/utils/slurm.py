@@ -102,7 +102,7 @@ def wait_for(job_id: str) -> dict[str, str]:
     """Poll until every task of the job is in a final state (sbatch --wait polls slowly:
     2 s, 8 s, 32 s ...); returns the last states seen. No answer for a minute in a row
     counts as the job being gone (purged once slurmctld's MinJobAge has passed)."""
-    delay, last, preempted, silent_since = 0.5, {}, False, None
+    delay, last, final_before, silent_since = 0.5, {}, False, None
     while True:
         states = job_states(job_id)
         if states is None:
@@ -113,9 +113,9 @@ def wait_for(job_id: str) -> dict[str, str]:
         if states:
             last = states
             kinds = {s.split()[0] for s in states.values()}
-            if kinds <= FINAL_STATES and (preempted or "PREEMPTED" not in kinds):
+            if kinds <= FINAL_STATES and (final_before or "PREEMPTED" not in kinds):
                 return states
-            preempted = kinds <= FINAL_STATES
+            final_before = kinds <= FINAL_STATES
         time.sleep(delay)
         delay = min(delay * 1.5, 10.0)
 
