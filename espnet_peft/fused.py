@@ -20,8 +20,13 @@ SSVD/SSVD-O (frozen projections, trainable k x k core) on long inputs instead re
 ``W + U D V^T`` once per forward pass and once per backward pass and run the layer through
 it: the per-position cost beyond the frozen layer drops from ``k (2 in + 2 out + 3 k)`` to
 ``k (in + out + k)`` multiply-adds, for ``2 out k (k + in)`` per call (``rebuild_is_cheaper``
-decides per call from the shapes and the number of positions; without gradients the
-rebuilt layer costs the frozen layer's forward plus one rebuild).
+decides per call from the shapes and the number of positions).
+
+Without gradients (inference, decoding) every method's layer runs through the rebuilt
+weight ``W + s U C D`` when that is cheaper: the frozen layer's forward plus one rebuild
+(``out k in``, + ``out k k`` with a core) instead of ``k (in + out)`` (+ ``k k``) per
+position -- on an encoder's hundreds of frames, a fraction of the low-rank path's cost. The
+adapter is not merged: nothing is kept between calls and the layer's weight is untouched.
 
 Used only where it applies: the frozen weight and bias do not require gradients, the
 input has the weight's dtype and autocast is off; otherwise the layers take their plain
@@ -34,6 +39,7 @@ import os
 from typing import Optional
 
 import torch
+import torch.nn.functional as F
 
 ENABLED = os.environ.get("ESPNET_PEFT_FUSED", "1") != "0"
 
@@ -114,13 +120,13 @@ class _RebuiltCoreLinear(torch.autograd.Function):
     kept). Cheaper than the low-rank path for long inputs (``rebuild_is_cheaper``)."""
 
     @staticmethod
-    def forward(ctx, x, weight, bias, down, up, core, training: bool):
+    def forward(ctx, x, weight, bias, down, up, core):
         x2 = x.reshape(-1, x.shape[-1])
         rebuilt = torch.addmm(weight, up @ core, down)
         out, _ = _linear_output(x, x2, rebuilt)
         if bias is not None:
             out.add_(bias)
-        h = x2 @ down.t() if training and ctx.needs_input_grad[5] else None  # no-grad: base cost
+        h = x2 @ down.t() if ctx.needs_input_grad[5] else None
         ctx.x_shape = x.shape
         ctx.save_for_backward(h, weight, down, up, core)
         return out
@@ -133,7 +139,19 @@ class _RebuiltCoreLinear(torch.autograd.Function):
         dx = None
         if ctx.needs_input_grad[0]:
             dx = (g2 @ torch.addmm(weight, up @ core, down)).view(ctx.x_shape)
-        return dx, None, None, None, None, d_core, None
+        return dx, None, None, None, None, d_core
+
+
+def _rebuilt_no_grad(x, weight, bias, down, up, core, scale: float, row_scale):
+    """Inference through ``W + scale * up core down`` (not stored, weight untouched)."""
+    if core is not None:
+        up = up @ core
+    out = F.linear(x, torch.addmm(weight, up, down, alpha=scale))
+    if row_scale is not None:
+        out.mul_(row_scale)
+    if bias is not None:
+        out.add_(bias)
+    return out
 
 
 # The rebuilt path must save this many times the multiply-adds it spends on rebuilding:
@@ -142,25 +160,30 @@ class _RebuiltCoreLinear(torch.autograd.Function):
 REBUILD_MARGIN = 1.5
 
 
-def rebuild_is_cheaper(n: int, in_features: int, out_features: int, k: int, training: bool = True) -> bool:
-    """Whether a frozen-projection core over ``n`` positions is cheaper through the rebuilt
-    weight. Multiply-adds beyond the frozen layer's, low-rank against rebuilt: training
-    ``n k (2 in + 2 out + 3 k)`` against ``n k (in + out + k) + 2 out k (k + in)``; without
-    gradients ``n k (in + out + k)`` against ``out k (k + in)``."""
-    rebuild = out_features * k * (k + in_features)
+def rebuild_is_cheaper(n: int, in_features: int, out_features: int, k: int, training: bool = True,
+                       core: bool = True) -> bool:
+    """Whether a layer over ``n`` positions is cheaper through the rebuilt weight.
+    Multiply-adds beyond the frozen layer's, low-rank path against rebuilt: training
+    (frozen projections, trainable core) ``n k (2 in + 2 out + 3 k)`` against
+    ``n k (in + out + k) + 2 out k (k + in)``; without gradients ``n k (in + out + c)``
+    against ``out k (in + c)``, c = k with a core, 0 without."""
+    c = k if core else 0
+    rebuild = out_features * k * (in_features + c)
     if not training:
-        return n * k * (in_features + out_features + k) > REBUILD_MARGIN * rebuild
+        return n * k * (in_features + out_features + c) > REBUILD_MARGIN * rebuild
     return n * k * (in_features + out_features + 2 * k) > REBUILD_MARGIN * 2 * rebuild
 
 
 def lowrank_linear(x, weight, bias, down, up, core=None, scale: float = 1.0, row_scale=None):
     """``[x W^T + scale (x down^T) core^T up^T] * row_scale + bias`` as one autograd node
-    (see the module docstring); callers check ``can_fuse`` first. A trainable core between
-    frozen projections (SSVD/SSVD-O) goes through the rebuilt weight when that is cheaper."""
-    training = torch.is_grad_enabled()
-    if (core is not None and row_scale is None and scale == 1.0 and not down.requires_grad
-            and not up.requires_grad
-            and rebuild_is_cheaper(x.numel() // x.shape[-1], x.shape[-1], weight.shape[0], core.shape[0],
-                                   training)):
-        return _RebuiltCoreLinear.apply(x, weight, bias, down, up, core, training)
+    (see the module docstring); callers check ``can_fuse`` first. Through the rebuilt
+    weight where that is cheaper: without gradients for every method, in training for a
+    trainable core between frozen projections (SSVD/SSVD-O)."""
+    n, in_features, out_features, k = x.numel() // x.shape[-1], x.shape[-1], weight.shape[0], down.shape[0]
+    if not torch.is_grad_enabled():
+        if rebuild_is_cheaper(n, in_features, out_features, k, training=False, core=core is not None):
+            return _rebuilt_no_grad(x, weight, bias, down, up, core, float(scale), row_scale)
+    elif (core is not None and row_scale is None and scale == 1.0 and not down.requires_grad
+            and not up.requires_grad and rebuild_is_cheaper(n, in_features, out_features, k)):
+        return _RebuiltCoreLinear.apply(x, weight, bias, down, up, core)
     return _LowRankLinear.apply(x, weight, bias, down, up, core, float(scale), row_scale)

@@ -67,8 +67,6 @@ def test_fused_path_matches_autograd(method, shape, bias, monkeypatch):
     assert "CoreLinear" in type(node).__name__ or "LowRankLinear" in type(node).__name__  # fused
     if method.startswith("ssvd"):
         assert ("Rebuilt" in type(node).__name__) == (positions == 27)
-    with torch.no_grad():  # inference skips what only the gradients need; same output
-        assert torch.equal(model(x), y)
     monkeypatch.setattr(fused, "ENABLED", False)
     y0, dx0, grads0, node0 = _run(plain, x)
     assert "Linear" not in type(node0).__name__
@@ -77,6 +75,28 @@ def test_fused_path_matches_autograd(method, shape, bias, monkeypatch):
     assert grads.keys() == grads0.keys() and grads
     for name in grads:
         torch.testing.assert_close(grads[name], grads0[name], rtol=1e-4, atol=1e-6, msg=name)
+
+
+@pytest.mark.parametrize("positions", [(1, 4), (3, 9)])
+@pytest.mark.parametrize("method", sorted(CASES))
+def test_inference_takes_the_cheaper_of_the_low_rank_path_and_the_rebuilt_weight(method, positions, monkeypatch):
+    """Without gradients a layer runs through W + s U C D when the rebuild costs less than the
+    low-rank path over its positions (here: 27 positions, not 4); same output either way,
+    and the layer's weight is left as it was."""
+    model = _model(method, True)
+    x = torch.randn(*positions, 12)
+    weights = [model.l0.weight.clone(), model.l1.weight.clone()]
+    rebuilt = []
+    real = fused._rebuilt_no_grad
+    monkeypatch.setattr(fused, "_rebuilt_no_grad", lambda *a: rebuilt.append(a[1].shape) or real(*a))
+    with torch.no_grad():
+        y = model(x)
+    expected = [(20, 12), (12, 20)] if positions == (3, 9) else []
+    assert rebuilt == expected
+    assert torch.equal(model.l0.weight, weights[0]) and torch.equal(model.l1.weight, weights[1])
+    monkeypatch.setattr(fused, "ENABLED", False)
+    with torch.no_grad():
+        torch.testing.assert_close(y, model(x), rtol=1e-5, atol=1e-6)
 
 
 def test_dora_with_a_zero_magnitude_keeps_the_pre_scale_activation(monkeypatch):
