@@ -16,7 +16,7 @@ import sys
 import pytest
 import torch
 
-from espnet_recipe import MODEL_CONFIG, data_args, make_experiment, run
+from espnet_recipe import MODEL_CONFIG, data_args, make_experiment, train
 
 pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None or shutil.which("sox") is None,
                                 reason="needs espeak-ng and sox")
@@ -60,19 +60,18 @@ def test_two_process_ddp_matches_single_process(tmp_path):
     exp = make_experiment(tmp_path)
     equalise_lengths(exp)
     exp["config"].write_text(yaml.safe_dump(CONFIG))
-    run("espnet2.bin.asr_train", "--config", exp["config"], "--output_dir", tmp_path / "base",
-        *data_args(exp), "--max_epoch", "1", "--seed", "1")
-    common = ["--config", exp["config"], *data_args(exp), "--init_param", tmp_path / "base/1epoch.pth",
-              "--use_adapter", "true", "--adapter", "lora",
-              "--adapter_conf", json.dumps({"r": 4, "alpha": 8}), "--save_strategy", "adapter_only",
-              "--optim", "sgd", "--optim_conf", "{lr: 0.5}", "--seed", "0"]
-    run("espnet_peft.bin.asr_train", "--output_dir", tmp_path / "single", *common)
+    train(exp, tmp_path / "base", "--max_epoch", "1", "--seed", "1", module="espnet2.bin.asr_train")
+    adapt = ["--init_param", tmp_path / "base/1epoch.pth", "--use_adapter", "true", "--adapter", "lora",
+             "--adapter_conf", json.dumps({"r": 4, "alpha": 8}), "--save_strategy", "adapter_only",
+             "--optim", "sgd", "--optim_conf", "{lr: 0.5}", "--seed", "0"]
+    train(exp, tmp_path / "single", *adapt)
 
     port = free_port()
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
     procs = [subprocess.Popen(
         [sys.executable, "-m", "espnet_peft.bin.asr_train", "--output_dir", str(tmp_path / "ddp"),
-         *map(str, common), "--multiprocessing_distributed", "false", "--dist_backend", "gloo",
+         "--config", str(exp["config"]), *map(str, data_args(exp) + adapt),
+         "--multiprocessing_distributed", "false", "--dist_backend", "gloo",
          "--dist_world_size", "2", "--dist_rank", str(rank), "--dist_init_method", "env://",
          "--dist_master_addr", "127.0.0.1", "--dist_master_port", str(port)],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for rank in (0, 1)]

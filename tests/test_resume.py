@@ -106,7 +106,7 @@ def test_killed_run_resumes_to_the_same_weights(exp, reference, mode, n, epochs_
     assert ckpt["reporter"]["epoch"] == epochs_done
     assert not list(out.glob(".checkpoint.pth.*")) or mode == "save"
 
-    log = train(exp, out, "--init_param", exp["base_ckpt"], *ADAPT).stderr
+    log = train(exp, out, "--init_param", exp["base_ckpt"], *ADAPT)
     assert "The training was resumed" in log, log[-2000:]
     resumed = final_adapter(out)
     assert resumed.keys() == reference.keys()

@@ -132,7 +132,7 @@ def test_bad_files_are_refused_with_the_reason(converted, tmp_path):
 def test_one_adaptation_epoch_through_asr_train(converted, tmp_path):
     """ESPnet builds the whisper_ckpt encoder/decoder from the converted file; LoRA on
     the attention projections trains, everything else stays the converted weights."""
-    from espnet_recipe import make_experiment, run
+    from espnet_recipe import call, make_experiment
 
     from espnet_peft.whisper.config import whisper_model_conf
 
@@ -148,10 +148,10 @@ def test_one_adaptation_epoch_through_asr_train(converted, tmp_path):
         data += [f"--{split}_data_path_and_name_and_type", f"{d}/wav.scp,speech,sound",
                  f"--{split}_data_path_and_name_and_type", f"{d}/text,text,text",
                  f"--{split}_shape_file", f"{d}/wav.scp"]
-    run("espnet_peft.bin.asr_train", "--config", tmp_path / "whisper.yaml", "--output_dir", out, *data,
-        "--ngpu", "0", "--use_adapter", "true", "--adapter", "lora",
-        "--adapter_conf", json.dumps({"r": 2, "alpha": 4, "target_modules": ["query", "value"]}),
-        "--save_strategy", "all")
+    call("espnet_peft.bin.asr_train", "--config", tmp_path / "whisper.yaml", "--output_dir", out, *data,
+         "--ngpu", "0", "--use_adapter", "true", "--adapter", "lora",
+         "--adapter_conf", json.dumps({"r": 2, "alpha": 4, "target_modules": ["query", "value"]}),
+         "--save_strategy", "all")
 
     train_config = yaml.safe_load((out / "config.yaml").read_text())
     assert train_config["encoder"] == "whisper_ckpt" and train_config["decoder"] == "whisper_ckpt"
