@@ -15,7 +15,6 @@ import argparse
 import dataclasses
 import json
 import logging
-import resource
 import time
 from pathlib import Path
 from typing import Optional, Sequence
@@ -100,6 +99,7 @@ def read_fingerprint(exp_dir: Path):
 def write_run_summary(model, trainer_options, output_dir: Path, wall_s: float) -> None:
     """``peft_summary.json``: what the results table reports about a training run."""
     from espnet_peft.inject import added_parameter_count, count_parameters
+    from espnet_peft.memory import peak_rss_mb
 
     trainable, total = count_parameters(model)
     adapter = str(getattr(trainer_options, "adapter", "")) if getattr(trainer_options, "use_adapter", False) else ""
@@ -110,7 +110,7 @@ def write_run_summary(model, trainer_options, output_dir: Path, wall_s: float) -
         "base_params": total - added_parameter_count(model),
         "train_wall_s": round(wall_s, 1),
         "max_epoch": trainer_options.max_epoch,
-        "peak_cpu_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_cpu_rss_mb": round(peak_rss_mb(), 1),
         "peak_cuda_mb": (round(torch.cuda.max_memory_allocated() / 2**20, 1)
                          if torch.cuda.is_available() and torch.cuda.is_initialized() else None),
     }

@@ -18,7 +18,7 @@ import espnet_peft
 from espnet_peft.bin import export_adapter, merge
 from espnet_peft.espnet import FINGERPRINT_FILE, read_fingerprint
 from espnet_peft.state import check_fingerprint, base_fingerprint
-from espnet_recipe import decode, make_experiment, read_hyps, train
+from espnet_recipe import data_args, decode, make_experiment, read_hyps, train
 
 pytestmark = pytest.mark.skipif(
     shutil.which("espeak-ng") is None or shutil.which("sox") is None,
@@ -261,3 +261,34 @@ def test_vera_and_adalora_train_decode_and_dump_ranks(base, tmp_path):
     assert report["method"] == "adalora"
     assert {e["name"]: e["rank"] for e in report["layers"]} == \
         {name: int((m > 0).sum()) for name, m in masks.items()}
+
+
+def test_runs_trained_one_after_another_in_one_process_keep_their_own_logs(base, tmp_path):
+    """peft.sh stage 6 trains several runs per process (espnet_peft.recipe.train_runs): each
+    run's output goes to its own train.log, a failing run is reported and the next one
+    still trains."""
+    from espnet_peft.recipe import train_runs
+
+    confs = {"lora": {"r": 2}, "broken": {"rank": 2}, "ssvd": {"k_fraction": 0.5}}
+    dirs = []
+    for name, conf in confs.items():
+        d = tmp_path / name
+        d.mkdir()
+        args = ["--config", base["config"], "--output_dir", d, *data_args(base), "--init_param", base["base_ckpt"],
+                "--use_adapter", "true", "--adapter", "ssvd" if name == "ssvd" else "lora",
+                "--adapter_conf", json.dumps(conf), "--max_epoch", "1", "--seed", "0"]
+        (d / "train.args").write_text("".join(f"{a}\n" for a in args))
+        dirs.append(d)
+    with pytest.raises(SystemExit, match="nowhere/train.args not found"):
+        train_runs.main([*map(str, dirs), str(tmp_path / "nowhere")])
+    assert not any((d / "train.log").exists() for d in dirs), "started before checking every run"
+
+    assert train_runs.main(["--entry", "espnet_peft.bin.asr_train", *map(str, dirs)]) == 1
+    logs = {d.name: (d / "train.log").read_text() for d in dirs}
+    for name in ("lora", "ssvd"):
+        assert logs[name].startswith(f"# --config {base['config']} --output_dir {tmp_path / name} ")
+        assert "The training was finished" in logs[name] and f"'method': '{name}'" in logs[name]
+        assert json.loads((tmp_path / name / "peft_summary.json").read_text())["method"] == name
+        assert not any(other in logs[name] for other in (f"{tmp_path}/broken", f"'method': '{'ssvd' if name == 'lora' else 'lora'}'"))
+    assert "rank" in logs["broken"] and "did you mean" in logs["broken"] and "Traceback" in logs["broken"]
+    assert not (tmp_path / "broken" / "peft_summary.json").exists()

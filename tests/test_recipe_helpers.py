@@ -2,6 +2,7 @@
 experiment names, WER scoring, data checks and the results table."""
 
 import json
+from pathlib import Path
 
 import pytest
 import yaml
@@ -133,3 +134,19 @@ def test_sweep_expands_a_grid_into_distinct_runs(tmp_path):
         plan.plan(tmp_path / "exp", base, adapt, conf_dir, ["child"], ["lora"], sweep="dora:r=2,4")
     with pytest.raises(SystemExit, match="bad axis"):
         plan.parse_sweep("lora:r")
+
+
+def test_peak_memory_mark_is_reset_to_what_is_resident_now():
+    """Several training runs share a process (espnet_peft.recipe.train_runs): each run's
+    summary must report its own peak, not one an earlier run reached."""
+    import numpy as np
+
+    from espnet_peft import memory
+
+    if not Path("/proc/self/clear_refs").exists():
+        pytest.skip("needs Linux /proc")
+    big = np.ones(300 * 2**20 // 8)  # 300 MB, every page touched
+    high = memory.peak_rss_mb()
+    del big
+    assert memory.reset_peak()
+    assert memory.peak_rss_mb() < high - 200

@@ -196,30 +196,18 @@ def train_step(model, optimizer, batch, device):
         torch.cuda.synchronize()
 
 
-def _status_kb(field: str) -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    raise RuntimeError(f"/proc/self/status has no {field}")
-
-
 def cpu_step_peak_mb(model, optimizer, batch, device) -> Optional[float]:
     """Peak RSS (MB) one training step adds above what is resident before it (Linux):
-    free heap memory is handed back to the OS first (malloc_trim), the peak-RSS mark is
-    reset (``/proc/self/clear_refs``), then ``VmHWM - VmRSS`` after the step. None where
-    the kernel or libc does not support this."""
-    import ctypes
-    import gc
+    free heap memory is handed back to the OS first, the peak-RSS mark is reset, then
+    ``VmHWM - VmRSS`` after the step (``espnet_peft.memory``). None where the kernel or
+    libc does not support this."""
+    from espnet_peft import memory
 
-    try:
-        gc.collect()
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-        before = _status_kb("VmRSS")
-        Path("/proc/self/clear_refs").write_text("5")
-    except (OSError, RuntimeError, AttributeError):
+    if not memory.reset_peak():
         return None
+    before = memory.rss_mb()
     train_step(model, optimizer, batch, device)
-    return (_status_kb("VmHWM") - before) / 1024
+    return memory.peak_rss_mb() - before
 
 
 @torch.no_grad()

@@ -30,6 +30,9 @@ stop_stage=9
 nj=2                      # parallel jobs for synthesis, statistics and decoding
 train_jobs=2              # adaptation runs trained at the same time
 train_threads=1           # torch threads per training job
+runs_per_job=auto         # adaptation runs trained one after another in one process (one ESPnet
+                          # start-up, 13-17 s on CPU, per job): auto = all runs spread over
+                          # train_jobs processes with cmd_backend=local, one run per Slurm task
 ngpu=0
 python=${PYTHON:-${project_root}/tools/venv/bin/python}
 skip_data_prep=false      # skip stages 1-4
@@ -106,6 +109,7 @@ if [ -n "${base_model}" ]; then
 fi
 # Entry points of the task: espnet_peft.bin.{asr,s2t}_train and {asr,s2t}_decode_sets.
 train_entry=espnet_peft.bin.${task}_train
+train_runs="${python} -m espnet_peft.recipe.train_runs --entry ${train_entry}"  # stage 6
 decode_entry=espnet_peft.bin.${task}_decode_sets
 text_file=text            # the training target: the plain transcript, or for S2T its prefixed form
 decode_task_args=()
@@ -311,20 +315,27 @@ if run_stage 6 && ! is_true "${skip_train}"; then
         cat > "${dir}/run.json" <<EOF
 {"role": "adapt", "domain": "${d}", "method": "${m}", "tag": "$(basename "${dir}" | sed "s/^adapt_${d}_//")", "test_sets": {"${d}": "${d}_test", "source": "${source_domain}_test"}}
 EOF
-        cat > "${dir}/run.sh" <<EOF
-${python} -m ${train_entry} --config ${dir}/train.yaml --output_dir ${dir} \
-    --init_param ${base_ckpt} --ngpu ${ngpu} --resume true \
-    ${token_args[*]} $(data_args "${d}") ${adapt_args}
-EOF
+        # The run's arguments, one per line; run.sh trains it alone (output in train.log).
+        printf '%s\n' --config "${dir}/train.yaml" --output_dir "${dir}" --init_param "${base_ckpt}" \
+            --ngpu "${ngpu}" --resume true "${token_args[@]}" $(data_args "${d}") ${adapt_args} \
+            > "${dir}/train.args"
+        echo "${train_runs} ${dir}" > "${dir}/run.sh"
         todo+=("${dir}")
     done
     n=${#todo[@]}
     if [ "${n}" -gt 0 ]; then
-        printf '%s\n' "${todo[@]}" > "${expdir}/jobs/adapt.list"
-        log "  training ${n} runs; per-run logs: <exp>/train.log, list: ${expdir}/jobs/adapt.list"
+        per_job=${runs_per_job}
+        if [ "${per_job}" = auto ]; then  # local: all runs over train_jobs processes; Slurm: one per task
+            if [ "${cmd_backend:-local}" = local ]; then per_job=$(( (n + train_jobs - 1) / train_jobs )); else per_job=1; fi
+        fi
+        n_jobs=$(( (n + per_job - 1) / per_job ))
+        for ((j = 1; j <= n_jobs; j++)); do
+            printf '%s\n' "${todo[@]:$(( (j - 1) * per_job )):${per_job}}" > "${expdir}/jobs/adapt.${j}.list"
+        done
+        log "  training ${n} runs in ${n_jobs} job(s); per-run logs: <exp>/train.log, lists: ${expdir}/jobs/adapt.*.list"
         ${train_cmd} --gpu "${ngpu}" --num_threads "${train_threads}" --max_jobs_run "${train_jobs}" \
-            JOB=1:"${n}" "${expdir}/log/adapt.JOB.log" \
-            bash -c "d=\$(sed -n JOBp ${expdir}/jobs/adapt.list); bash \$d/run.sh > \$d/train.log 2>&1; rc=\$?; tail -n 3 \$d/train.log; exit \$rc"
+            JOB=1:"${n_jobs}" "${expdir}/log/adapt.JOB.log" \
+            bash -c "${train_runs} \$(cat ${expdir}/jobs/adapt.JOB.list)"
     fi
 fi
 
