@@ -17,10 +17,11 @@ activations keep their input) and recovers the pre-scale activation from it in t
 backward pass. Gradients equal the unfused ones to float rounding (tests/test_fused.py).
 
 SSVD/SSVD-O (frozen projections, trainable k x k core) on long inputs instead rebuild
-``W + U D V^T`` once per forward pass and once per backward pass and run the layer through
-it: the per-position cost beyond the frozen layer drops from ``k (2 in + 2 out + 3 k)`` to
-``k (in + out + k)`` multiply-adds, for ``2 out k (k + in)`` per call (``rebuild_is_cheaper``
-decides per call from the shapes and the number of positions).
+``W + U D V^T`` once per forward pass, keep it for the input gradient (``out x in`` per
+layer until the backward pass) and run the layer through it: the per-position cost beyond
+the frozen layer drops from ``k (2 in + 2 out + 3 k)`` to ``k (in + out + k)`` multiply-adds,
+for ``out k (k + in)`` per call (``rebuild_is_cheaper`` decides per call from the shapes
+and the number of positions).
 
 Without gradients (inference, decoding) every method's layer runs through the rebuilt
 weight ``W + s U C D`` when that is cheaper: the frozen layer's forward plus one rebuild
@@ -115,9 +116,10 @@ class _LowRankLinear(torch.autograd.Function):
 class _RebuiltCoreLinear(torch.autograd.Function):
     """``x (W + U D V^T)^T + b`` with frozen U (out x k), V^T (k x in) and a trainable core D,
     through the rebuilt weight: the forward pass and the input gradient cost what the
-    frozen layer costs, plus ``x V`` (for D's gradient) and ``g U`` per position and two
-    rebuilds (out k (k + in) each; the weight is rebuilt in the backward pass rather than
-    kept). Cheaper than the low-rank path for long inputs (``rebuild_is_cheaper``)."""
+    frozen layer costs, plus ``x V`` (for D's gradient) and ``g U`` per position and one
+    rebuild (out k (k + in)). The rebuilt weight is kept for the input gradient when
+    ``KEEP_REBUILT`` (out x in per layer until the backward pass), else rebuilt there.
+    Cheaper than the low-rank path for long inputs (``rebuild_is_cheaper``)."""
 
     @staticmethod
     def forward(ctx, x, weight, bias, down, up, core):
@@ -128,18 +130,24 @@ class _RebuiltCoreLinear(torch.autograd.Function):
             out.add_(bias)
         h = x2 @ down.t() if ctx.needs_input_grad[5] else None
         ctx.x_shape = x.shape
-        ctx.save_for_backward(h, weight, down, up, core)
+        keep = KEEP_REBUILT and ctx.needs_input_grad[0]
+        ctx.save_for_backward(h, rebuilt if keep else None, weight, down, up, core)
         return out
 
     @staticmethod
     def backward(ctx, g):
-        h, weight, down, up, core = ctx.saved_tensors
+        h, rebuilt, weight, down, up, core = ctx.saved_tensors
         g2 = g.reshape(-1, g.shape[-1])
         d_core = (g2 @ up).t() @ h if ctx.needs_input_grad[5] else None
         dx = None
         if ctx.needs_input_grad[0]:
-            dx = (g2 @ torch.addmm(weight, up @ core, down)).view(ctx.x_shape)
+            if rebuilt is None:
+                rebuilt = torch.addmm(weight, up @ core, down)
+            dx = (g2 @ rebuilt).view(ctx.x_shape)
         return dx, None, None, None, None, d_core
+
+
+KEEP_REBUILT = True
 
 
 def _rebuilt_no_grad(x, weight, bias, down, up, core, scale: float, row_scale):
@@ -164,14 +172,15 @@ def rebuild_is_cheaper(n: int, in_features: int, out_features: int, k: int, trai
                        core: bool = True) -> bool:
     """Whether a layer over ``n`` positions is cheaper through the rebuilt weight.
     Multiply-adds beyond the frozen layer's, low-rank path against rebuilt: training
-    (frozen projections, trainable core) ``n k (2 in + 2 out + 3 k)`` against
-    ``n k (in + out + k) + 2 out k (k + in)``; without gradients ``n k (in + out + c)``
-    against ``out k (in + c)``, c = k with a core, 0 without."""
+    (frozen projections, trainable core; the weight rebuilt once and kept for the input
+    gradient) ``n k (2 in + 2 out + 3 k)`` against ``n k (in + out + k) + out k (k + in)``;
+    without gradients ``n k (in + out + c)`` against ``out k (in + c)``, c = k with a
+    core, 0 without."""
     c = k if core else 0
     rebuild = out_features * k * (in_features + c)
     if not training:
         return n * k * (in_features + out_features + c) > REBUILD_MARGIN * rebuild
-    return n * k * (in_features + out_features + 2 * k) > REBUILD_MARGIN * 2 * rebuild
+    return n * k * (in_features + out_features + 2 * k) > REBUILD_MARGIN * rebuild
 
 
 def lowrank_linear(x, weight, bias, down, up, core=None, scale: float = 1.0, row_scale=None):

@@ -99,6 +99,17 @@ def test_inference_takes_the_cheaper_of_the_low_rank_path_and_the_rebuilt_weight
         torch.testing.assert_close(y, model(x), rtol=1e-5, atol=1e-6)
 
 
+def test_rebuilt_weight_kept_or_rebuilt_for_the_input_gradient_gives_the_same_gradients(monkeypatch):
+    model = _model("ssvd", True)
+    x = torch.randn(3, 9, 12)
+    kept = _run(copy.deepcopy(model), x)
+    monkeypatch.setattr(fused, "KEEP_REBUILT", False)
+    again = _run(model, x)
+    assert "Rebuilt" in type(kept[3]).__name__ and "Rebuilt" in type(again[3]).__name__
+    assert torch.equal(kept[0], again[0]) and torch.equal(kept[1], again[1])
+    assert all(torch.equal(kept[2][n], again[2][n]) for n in kept[2])
+
+
 def test_dora_with_a_zero_magnitude_keeps_the_pre_scale_activation(monkeypatch):
     model = _model("dora", True)
     with torch.no_grad():
