@@ -4,7 +4,6 @@ real ESPnet / espnet_peft entry points' ``main`` in this process (``train``, ``d
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import yaml
@@ -76,25 +75,22 @@ def data_args(exp: dict):
 
 def train(exp: dict, output_dir: Path, *extra, module="espnet_peft.bin.asr_train") -> str:
     """Train with an entry point's ``main`` in this process (one thread, like the killed
-    and Slurm runs' ``OMP_NUM_THREADS=1`` subprocesses, so their weights are comparable);
-    returns what ESPnet logged (the trainer's reports go through ``logging``)."""
-    import logging
-
+    and Slurm runs' ``OMP_NUM_THREADS=1`` subprocesses, so their weights are comparable),
+    its output in ``output_dir/train.log`` as recipe stage 6 writes it
+    (``espnet_peft.recipe.train_runs.output_to``); returns that log."""
     import torch
 
-    root, threads = logging.getLogger(), torch.get_num_threads()
-    level, handler = root.level, logging.StreamHandler(io.StringIO())
-    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
+    from espnet_peft.recipe.train_runs import LOG_FILE, output_to
+
+    Path(output_dir).mkdir(parents=True, exist_ok=True)
+    threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        call(module, "--config", exp["config"], "--output_dir", output_dir, *data_args(exp), *extra)
+        with output_to(Path(output_dir) / LOG_FILE):
+            call(module, "--config", exp["config"], "--output_dir", output_dir, *data_args(exp), *extra)
     finally:
-        root.removeHandler(handler)
-        root.setLevel(level)
         torch.set_num_threads(threads)
-    return handler.stream.getvalue()
+    return (Path(output_dir) / LOG_FILE).read_text()
 
 
 def call(module: str, *args) -> None:

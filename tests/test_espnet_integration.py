@@ -5,7 +5,7 @@ ESPnet's own ``espnet2.bin.asr_inference`` (the entry points' ``main`` runs in t
 process: the same code as ``python -m``, without an interpreter start and ESPnet import
 each).
 
-Needs espeak-ng and sox (Debian packages); about 5 minutes on 2 CPU cores.
+Needs espeak-ng and sox (Debian packages); about 2 minutes on 2 CPU cores.
 """
 
 import json

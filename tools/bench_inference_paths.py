@@ -13,13 +13,12 @@ import argparse
 import copy
 import random
 import statistics
-import time
 
 import torch
 
 import espnet_peft
 from espnet_peft import fused
-from espnet_peft.bin.benchmark import ARCH, make_batch, setup_ours
+from espnet_peft.bin.benchmark import ARCH, forward_time, make_batch, setup_ours
 from espnet_peft.bin.count_params import build_base
 
 
@@ -37,11 +36,8 @@ def main() -> None:
             p.normal_(0, 0.01)
     lora.eval()
 
-    @torch.no_grad()
     def forward_s(model) -> float:
-        t0 = time.perf_counter()
-        model(**{k: v.clone() for k, v in batch.items()})
-        return time.perf_counter() - t0
+        return forward_time(model, batch, torch.device("cpu"))
 
     rebuilt = []
     real = fused._rebuilt_no_grad
