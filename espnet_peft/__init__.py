@@ -9,23 +9,26 @@ imported, before or after this package (ESPnet's tasks import it).
 
 import importlib
 
-from espnet_peft.after_import import after_import
+from espnet_peft.core.after_import import after_import
+from espnet_peft.integration.choices import register_model_choices
 
 __version__ = "0.1.0"
 
 # name -> module of the public API
 _API = {
-    "AdapterConfig": "config", "AdapterConfigError": "config",
-    "adapter_layers": "inject", "adapter_parameters": "inject", "adapter_regularization": "inject",
-    "count_parameters": "inject", "initialize_adapters": "inject", "inject_adapters": "inject",
-    "mark_only_adapters_trainable": "inject", "merge_adapters": "inject", "merge_and_unload": "inject",
-    "unmerge_adapters": "inject",
-    "AdapterLinear": "layer", "AdapterMergeError": "layer", "AdapterModule": "layer",
-    "AdapterNotInitializedError": "layer", "OutputAdapter": "layer",
-    "METHODS": "registry", "get_method": "registry",
-    "AdapterFileError": "state", "BaseModelMismatchError": "state", "adapter_state_dict": "state",
-    "load_adapter": "state", "load_adapter_state_dict": "state", "save_adapter": "state",
-    "register_espnet_adapters": "espnet",
+    "AdapterConfig": "core.config", "AdapterConfigError": "core.errors",
+    "AdapterFileError": "core.errors", "AdapterMergeError": "core.errors",
+    "AdapterNotInitializedError": "core.errors", "BaseModelMismatchError": "core.errors",
+    "adapter_layers": "core.adapter_tensors", "adapter_parameters": "core.adapter_tensors",
+    "adapter_regularization": "core.inject", "count_parameters": "core.inject",
+    "initialize_adapters": "core.inject", "inject_adapters": "core.inject",
+    "mark_only_adapters_trainable": "core.inject", "merge_adapters": "core.inject",
+    "merge_and_unload": "core.inject", "unmerge_adapters": "core.inject",
+    "AdapterLinear": "core.layer", "AdapterModule": "core.layer", "OutputAdapter": "core.layer",
+    "METHODS": "core.registry", "get_method": "core.registry",
+    "adapter_state_dict": "checkpoint.state_dict", "load_adapter_state_dict": "checkpoint.state_dict",
+    "load_adapter": "checkpoint.adapter_file", "save_adapter": "checkpoint.adapter_file",
+    "register_espnet_adapters": "integration.adapters",
 }
 __all__ = sorted(_API)
 
@@ -38,7 +41,7 @@ def __getattr__(name):
         value = getattr(importlib.import_module(f"espnet_peft.{_API[name]}"), name)
         globals()[name] = value
         return value
-    try:  # espnet_peft.state etc. without importing the submodule first, as before
+    try:  # espnet_peft.checkpoint.adapter_file etc. without importing the submodule first, as before
         return importlib.import_module(f"espnet_peft.{name}")
     except ModuleNotFoundError as e:
         if e.name != f"espnet_peft.{name}":
@@ -52,10 +55,10 @@ def __dir__():
 
 def _register_with_espnet(_module) -> None:
     importlib.import_module("espnet_peft.methods")
-    from espnet_peft.espnet import register_espnet_adapters
+    from espnet_peft.integration.adapters import register_espnet_adapters
 
     register_espnet_adapters()
 
 
 after_import("espnet2.layers.create_adapter", _register_with_espnet)
-import espnet_peft.whisper  # noqa: E402,F401  (ASR encoder/decoder choices, on the same kind of hook)
+register_model_choices()

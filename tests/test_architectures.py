@@ -22,7 +22,7 @@ import yaml
 import espnet_peft
 from conftest import METHOD_CONFIGS, METHOD_NAMES
 from espnet_peft.bin.count_params import build_base, targets_present, with_targets
-from espnet_peft.state import read_adapter_file
+from espnet_peft.checkpoint.adapter_file import read_adapter_file
 
 CONF = Path(__file__).resolve().parents[1] / "egs2/TEMPLATE/peft1/conf"
 # The SSVD papers' targets (conf/tuning/ssvd_paper): attention, feed-forward and, in an

@@ -11,9 +11,10 @@ import torch
 import torch.nn as nn
 
 import espnet_peft
-from espnet_peft.config import AdapterConfigError
-from espnet_peft.inject import adapted_model_size
-from espnet_peft.layer import OUTPUT_ADAPTER_ATTR
+from espnet_peft.core.state import peft_state
+from espnet_peft.core.config import AdapterConfigError
+from espnet_peft.core.inject import adapted_model_size
+from espnet_peft.core.layer import OUTPUT_ADAPTER_ATTR
 from conftest import TinyModel, adapted_copy, perturb_adapters
 
 
@@ -158,10 +159,11 @@ def test_full_saves_the_whole_model_and_loads_onto_any_same_architecture(base_mo
 
 def _hosts(model):
     names = [n for n, _ in espnet_peft.adapter_layers(model)]
-    assert len(names) == len(model._peft_targets)
-    for host in model._peft_targets:  # a child of the host, or of its parent for containers
+    targets = list(peft_state(model).targets)
+    assert len(names) == len(targets)
+    for host in targets:  # a child of the host, or of its parent for containers
         assert f"{host}.{OUTPUT_ADAPTER_ATTR}" in names or f"{host}_{OUTPUT_ADAPTER_ATTR}" in names
-    return model._peft_targets
+    return targets
 
 
 def _check_bottleneck(model, run, expected_hosts, **conf):
@@ -429,7 +431,7 @@ def test_demo_adapter_confs_fit_the_demo_architecture(method, demo_base):
     trainable, _ = espnet_peft.count_parameters(model)
     layers = [n for n, _ in espnet_peft.adapter_layers(model)]
     if method == "bottleneck":  # attention + feed-forward of encoder blocks 2 and 3
-        assert model._peft_targets == [f"encoder.encoders.{i}.{s}" for i in (2, 3)
+        assert list(peft_state(model).targets) == [f"encoder.encoders.{i}.{s}" for i in (2, 3)
                                        for s in ("self_attn", "feed_forward")]
     else:
         assert len(layers) > 40  # the blocks' projections (every biased Linear for bitfit)

@@ -12,8 +12,8 @@ import pytest
 import yaml
 
 from espnet_peft.bin import collect_results
-from espnet_peft.recipe import results
-from espnet_peft.report import curves, plots, ranks
+from espnet_peft.results import scan as results
+from espnet_peft.results import curves, plots, ranks
 
 BASE_PARAMS = 3_000_000
 ESPNET_EPOCH = ("[vm] 2026-11-25 16:13:20,267 (trainer:394) INFO: {e}epoch results: [train] iter_time=0.009, "

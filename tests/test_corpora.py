@@ -609,8 +609,9 @@ def test_childmandarin_recipe_data(tmp_path, mandarin_voice):
 def test_character_scoring_for_mandarin(tmp_path):
     """score --metric cer: the CER (spaces ignored) is the recorded metric, the result rows
     take it and the tables name it; a Mandarin WER would count whole sentences."""
-    from espnet_peft.recipe import results, score
-    from espnet_peft.report import tables
+    from espnet_peft.recipe import score
+    from espnet_peft.results import scan as results
+    from espnet_peft.results import tables
 
     exp = tmp_path / "exp" / "zero_shot"
     write(exp / "run.json", json.dumps({"role": "zero_shot", "method": "zero_shot", "domain": "childmandarin",

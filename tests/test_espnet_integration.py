@@ -16,8 +16,8 @@ import torch
 
 import espnet_peft
 from espnet_peft.bin import export_adapter, merge
-from espnet_peft.espnet import FINGERPRINT_FILE, read_fingerprint
-from espnet_peft.state import check_fingerprint, base_fingerprint
+from espnet_peft.integration.tasks import FINGERPRINT_FILE, read_fingerprint
+from espnet_peft.checkpoint.adapter_file import check_fingerprint, base_fingerprint
 from espnet_recipe import data_args, decode, make_experiment, read_hyps, train
 
 pytestmark = pytest.mark.skipif(
@@ -164,7 +164,7 @@ def test_adapter_refuses_a_different_base_and_a_missing_one(base, tmp_path):
     adapter = exp_dir / "adapter.safetensors"
     export_adapter.main(["--task", "asr", "--config", str(exp_dir / "config.yaml"),
                          "--model_file", str(ckpt), "--out", str(adapter)])
-    meta, _ = espnet_peft.state.read_adapter_file(adapter)
+    meta, _ = espnet_peft.checkpoint.adapter_file.read_adapter_file(adapter)
     assert meta["method"] == "ssvd" and meta["config"]["k_fraction"] == 0.5
     decode(base, exp_dir / "config.yaml", adapter, tmp_path / "d4")
     assert read_hyps(tmp_path / "d4") == decode_adapter(base, exp_dir)
@@ -174,7 +174,7 @@ def test_entry_points_widen_the_adapter_choices(capsys):
     from espnet2.tasks.s2t import S2TTask
     from espnet2.tasks.asr import ASRTask
     from espnet_peft.bin import s2t_train
-    from espnet_peft.espnet import peft_task
+    from espnet_peft.integration.tasks import peft_task
 
     for task in (ASRTask, S2TTask):
         parser = peft_task(task).get_parser()
@@ -209,7 +209,7 @@ def test_task_classes_pickle_into_a_fresh_process():
     import sys
 
     from espnet2.tasks.asr import ASRTask
-    from espnet_peft.espnet import peft_task
+    from espnet_peft.integration.tasks import peft_task
 
     task = peft_task(ASRTask)
     assert peft_task(ASRTask) is task

@@ -1,4 +1,4 @@
-"""The fused low-rank path (espnet_peft.fused) computes what the plain autograd path does:
+"""The fused low-rank path (espnet_peft.ops.fused) computes what the plain autograd path does:
 outputs and every gradient agree, for each method that uses it."""
 
 import copy
@@ -8,7 +8,7 @@ import torch
 import torch.nn as nn
 
 import espnet_peft
-from espnet_peft import fused
+from espnet_peft.ops import fused
 
 CASES = {
     "lora": {"r": 4, "alpha": 8},

@@ -10,7 +10,7 @@ import espnet_peft
 from espnet_peft import AdapterLinear
 from conftest import METHOD_CONFIGS, METHOD_NAMES, TARGETS, adapted_copy, perturb_adapters
 from conftest import method_property
-from espnet_peft.layer import AdapterMergeError
+from espnet_peft.core.layer import AdapterMergeError
 
 
 def _targeted_linears(model):
@@ -166,7 +166,7 @@ def test_strict_rotations_stay_orthogonal(method, base_model, inputs):
         opt.zero_grad()
         model(inputs).sin().sum().backward()
         opt.step()
-    rotations = [m for m in model.modules() if isinstance(m, espnet_peft.rotation.Rotation)]
+    rotations = [m for m in model.modules() if isinstance(m, espnet_peft.ops.rotation.Rotation)]
     assert rotations
     moved = 0
     for rot in rotations:
@@ -178,7 +178,7 @@ def test_strict_rotations_stay_orthogonal(method, base_model, inputs):
 
 
 def test_approx_rotation_is_first_order_cayley():
-    rot = espnet_peft.rotation.Rotation(4, "approx")
+    rot = espnet_peft.ops.rotation.Rotation(4, "approx")
     with torch.no_grad():
         rot.skew.copy_(torch.arange(1.0, 7.0) * 1e-3)
     k = rot.skew_matrix()

@@ -8,7 +8,8 @@ import pytest
 import yaml
 
 from espnet_peft.bin import collect_results
-from espnet_peft.recipe import config, plan, results, score
+from espnet_peft.recipe import config, plan, score
+from espnet_peft.results import scan as results
 
 
 def test_config_layers_merge_and_drop_run_specific_keys(tmp_path):
@@ -141,7 +142,7 @@ def test_peak_memory_mark_is_reset_to_what_is_resident_now():
     summary must report its own peak, not one an earlier run reached."""
     import numpy as np
 
-    from espnet_peft import memory
+    from espnet_peft.core import memory
 
     if not Path("/proc/self/clear_refs").exists():
         pytest.skip("needs Linux /proc")

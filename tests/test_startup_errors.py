@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from espnet_peft.config import AdapterConfigError
+from espnet_peft.core.config import AdapterConfigError
 from espnet_recipe import data_args, make_experiment
 
 pytestmark = pytest.mark.skipif(

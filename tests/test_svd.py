@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from espnet_peft.svd import canonical_svd
+from espnet_peft.ops.svd import canonical_svd
 
 
 @pytest.mark.parametrize("shape,r", [((96, 24), 8), ((24, 96), 10), ((48, 48), 19), ((40, 30), 30)])
@@ -30,7 +30,7 @@ def test_rank_deficient_weight_falls_back_to_the_exact_svd():
 
 
 def test_disk_cache_returns_the_computed_triplets_and_recovers_from_damage(tmp_path, monkeypatch, caplog):
-    import espnet_peft.svd as svd
+    import espnet_peft.ops.svd as svd
 
     monkeypatch.setenv(svd.CACHE_ENV, str(tmp_path))
     w = torch.randn(48, 20, generator=torch.Generator().manual_seed(3))
@@ -57,7 +57,7 @@ def test_disk_cache_returns_the_computed_triplets_and_recovers_from_damage(tmp_p
 
 
 def test_no_cache_without_the_environment_variable(tmp_path, monkeypatch):
-    import espnet_peft.svd as svd
+    import espnet_peft.ops.svd as svd
 
     monkeypatch.delenv(svd.CACHE_ENV, raising=False)
     monkeypatch.chdir(tmp_path)

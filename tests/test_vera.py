@@ -19,7 +19,7 @@ def test_adapter_file_holds_only_the_vectors_and_projections_come_from_the_seed(
     perturb_adapters(model)
     expected = model(inputs)
     path = espnet_peft.save_adapter(model, tmp_path / "vera.safetensors")
-    meta, tensors = espnet_peft.state.read_adapter_file(path)
+    meta, tensors = espnet_peft.checkpoint.adapter_file.read_adapter_file(path)
     assert meta["config"]["projection_seed"] == CONF["projection_seed"]
     adapter = {k: v for k, v in tensors.items() if "vera" in k}
     assert sorted({k.rsplit(".", 1)[1] for k in adapter}) == \

@@ -18,7 +18,7 @@ from espnet_recipe import TRAINER_CONFIG, decode, make_experiment, train
 
 transformers = pytest.importorskip("transformers", reason="transformers is not installed")
 
-from espnet_peft.wav2vec2 import TARGET_MODULES, HFWav2Vec2Encoder, Wav2Vec2DirectoryError  # noqa: E402
+from espnet_peft.models.hf_wav2vec2 import TARGET_MODULES, HFWav2Vec2Encoder, Wav2Vec2DirectoryError  # noqa: E402
 
 CONFIG = {
     "frontend": None,
@@ -117,7 +117,7 @@ def test_sample_config_builds_with_adapters(tmp_path):
     from espnet2.tasks.asr import ASRTask
 
     import espnet_peft  # noqa: F401  (registers hf_wav2vec2)
-    from espnet_peft.inject import inject_adapters
+    from espnet_peft.core.inject import inject_adapters
 
     sample = Path(__file__).parents[1] / "egs2/TEMPLATE/peft1/conf/wav2vec2_xlsr_300m_ctc.yaml"
     conf = yaml.safe_load(sample.read_text())

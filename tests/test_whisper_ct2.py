@@ -19,8 +19,8 @@ import yaml
 import whisper.model as whisper_model  # tools/install.sh installs openai-whisper
 
 from espnet_peft.bin import convert_ct2_whisper
-from espnet_peft.whisper.ct2_format import CT2FormatError, read_ct2_model, write_ct2_model
-from espnet_peft.whisper.ct2_whisper import openai_to_ct2
+from espnet_peft.convert.ct2_format import CT2FormatError, read_ct2_model, write_ct2_model
+from espnet_peft.convert.ct2_whisper import openai_to_ct2
 
 DIMS = dict(n_mels=80, n_audio_ctx=1500, n_audio_state=16, n_audio_head=2, n_audio_layer=1, n_vocab=0,
             n_text_ctx=64, n_text_state=16, n_text_head=2, n_text_layer=1)
@@ -134,7 +134,7 @@ def test_one_adaptation_epoch_through_asr_train(converted, tmp_path):
     the attention projections trains, everything else stays the converted weights."""
     from espnet_recipe import call, make_experiment
 
-    from espnet_peft.whisper.config import whisper_model_conf
+    from espnet_peft.convert.whisper_config import whisper_model_conf
 
     exp = make_experiment(tmp_path)
     conf = whisper_model_conf(converted["out"])
@@ -201,8 +201,8 @@ def test_real_whisper_base_encoder_matches_ctranslate2(tmp_path):
 def test_checkpoint_modules_compute_what_whisper_computes(converted):
     """WhisperCheckpointEncoder/-Decoder hold the converted weights; the decoder's prefix
     puts Whisper's prompt before ESPnet's sos and returns ESPnet's positions only."""
-    from espnet_peft.whisper.decoder import WhisperCheckpointDecoder
-    from espnet_peft.whisper.encoder import WhisperCheckpointEncoder
+    from espnet_peft.models.whisper_ckpt.decoder import WhisperCheckpointDecoder
+    from espnet_peft.models.whisper_ckpt.encoder import WhisperCheckpointEncoder
 
     ckpt = str(converted["out"] / "model.pt")
     dims = converted["original"]["dims"]

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Unmerged LoRA inference on the benchmark's OWSM-v3.1-base-shaped model: the frozen
 base against LoRA r32 (all 126 block linears) through the rebuilt weight where
-``espnet_peft.fused`` picks it (its default) and through the low-rank path everywhere
+``espnet_peft.ops.fused`` picks it (its default) and through the low-rank path everywhere
 (rebuilding disabled), plus the rebuild chosen more eagerly (margin 0.5). No-grad
 forward passes of one batch (4 x 10 s), interleaved in a new random order each round;
 reports the median over rounds of each per-round ratio to the base.
@@ -17,7 +17,7 @@ import statistics
 import torch
 
 import espnet_peft
-from espnet_peft import fused
+from espnet_peft.ops import fused
 from espnet_peft.bin.benchmark import ARCH, forward_time, make_batch, setup_ours
 from espnet_peft.bin.count_params import build_base
 

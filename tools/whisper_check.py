@@ -47,8 +47,8 @@ def main():
     import espnet_peft  # noqa: F401
     from espnet_peft.bin.convert_ct2_whisper import convert, installed_model_files
     from espnet_peft.recipe.score import error_rate
-    from espnet_peft.whisper.config import write_train_config
-    from espnet_peft.whisper.normalize import normalize_transcript as normalize
+    from espnet_peft.convert.whisper_config import write_train_config
+    from espnet_peft.recipe.whisper_normalize import normalize_transcript as normalize
 
     parts, tokenizer_json = installed_model_files()
     if not (args.model_dir / "model.pt").is_file():

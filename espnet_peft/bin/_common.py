@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 import sys
-from typing import Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 BASE_OPTION = "--base_model_file"
 BASE_HELP = (f"espnet_peft option: {BASE_OPTION} PATH  base (pretrained) ESPnet checkpoint for "
@@ -13,16 +13,16 @@ BASE_HELP = (f"espnet_peft option: {BASE_OPTION} PATH  base (pretrained) ESPnet 
 
 def run_train(task: str, cmd: Optional[Sequence[str]] = None) -> None:
     import espnet_peft  # noqa: F401  (adds the adapters to ESPnet once its tasks load)
-    from espnet_peft.espnet import peft_task
-    from espnet_peft.espnet import task_class
+    from espnet_peft.integration.tasks import peft_task
+    from espnet_peft.integration.tasks import task_class
 
     peft_task(task_class(task)).main(cmd=cmd)
 
 
 def run_inference(task: str, espnet_module: str, cmd: Optional[Sequence[str]] = None) -> None:
     import espnet_peft  # noqa: F401
-    from espnet_peft.espnet import task_class
-    from espnet_peft.loading import patched_task, pop_option
+    from espnet_peft.integration.tasks import task_class
+    from espnet_peft.integration.loading import patched_task
 
     argv = list(sys.argv[1:] if cmd is None else cmd)
     if "-h" in argv or "--help" in argv:
@@ -45,8 +45,8 @@ def model_arguments(parser):
 
 def load_adapted_model(args):
     import espnet_peft  # noqa: F401
-    from espnet_peft.espnet import task_class
-    from espnet_peft.loading import build_model, uses_peft_adapter
+    from espnet_peft.integration.tasks import task_class
+    from espnet_peft.integration.loading import build_model, uses_peft_adapter
 
     model, train_args = build_model(task_class(args.task), args.config, args.model_file,
                                     "cpu", args.base_model_file)
@@ -54,3 +54,19 @@ def load_adapted_model(args):
         raise SystemExit(f"{args.config} does not describe an espnet_peft adapter model "
                          "(use_adapter/adapter)")
     return model, train_args
+
+
+def pop_option(argv: Sequence[str], name: str) -> Tuple[Optional[str], List[str]]:
+    """Remove ``--name VALUE`` / ``--name=VALUE`` from argv; return (value, rest)."""
+    rest, value, it = [], None, iter(argv)
+    for a in it:
+        if a == name:
+            try:
+                value = next(it)
+            except StopIteration:
+                raise SystemExit(f"{name} needs a value") from None
+        elif a.startswith(name + "="):
+            value = a.split("=", 1)[1]
+        else:
+            rest.append(a)
+    return value, rest

@@ -45,8 +45,9 @@ def main(cmd=None, task: str = "asr"):
     import importlib
 
     import espnet_peft  # noqa: F401
-    from espnet_peft.espnet import task_class
-    from espnet_peft.loading import patched_task, pop_option
+    from espnet_peft.integration.tasks import task_class
+    from espnet_peft.bin._common import pop_option
+    from espnet_peft.integration.loading import patched_task
 
     inference = importlib.import_module(f"espnet2.bin.{task}_inference")
     argv = list(sys.argv[1:] if cmd is None else cmd)

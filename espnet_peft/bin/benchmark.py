@@ -24,7 +24,7 @@ CPU, the peak RSS a training step adds above the loaded (and warmed-up) model (L
 free heap returned to the OS, peak mark reset, ``VmHWM - VmRSS``).
 
 ``--plain`` adds each of our methods once more with the fused low-rank node off
-(``<method>_plain``: the plain autograd expression, see ``espnet_peft/fused.py``);
+(``<method>_plain``: the plain autograd expression, see ``espnet_peft/ops/fused.py``);
 ``--svd_cache DIR`` also times PiSSA/SSVD/SSVD-O set-up with the SVD disk cache filled.
 ``--inference`` also times a forward pass without gradients (eval mode, same batch) of
 the frozen base model, of each of our methods as trained (adapter paths active) and
@@ -112,9 +112,9 @@ SVD_METHODS = ("pissa", "ssvd", "ssvd_o")
 
 def cached_setup_seconds(base, setup, cache_dir: Path) -> float:
     """Set-up time of an SVD-based method when ``cache_dir`` already holds its triplets
-    (espnet_peft.svd's disk cache): fill the cache with one set-up, time a second."""
+    (espnet_peft.ops.svd's disk cache): fill the cache with one set-up, time a second."""
     import os
-    from espnet_peft.svd import CACHE_ENV
+    from espnet_peft.ops.svd import CACHE_ENV
 
     previous = os.environ.get(CACHE_ENV)
     os.environ[CACHE_ENV] = str(cache_dir)
@@ -154,12 +154,12 @@ def setup_espnet_lora(model):
         p.requires_grad = "lora_" in name
 
 
-PLAIN = "_plain"  # suffix: the same method with the fused node off (espnet_peft.fused)
+PLAIN = "_plain"  # suffix: the same method with the fused node off (espnet_peft.ops.fused)
 
 
 @contextlib.contextmanager
 def fused_paths(enabled: bool):
-    from espnet_peft import fused
+    from espnet_peft.ops import fused
 
     previous, fused.ENABLED = fused.ENABLED, enabled
     try:
@@ -199,9 +199,9 @@ def train_step(model, optimizer, batch, device):
 def cpu_step_peak_mb(model, optimizer, batch, device) -> Optional[float]:
     """Peak RSS (MB) one training step adds above what is resident before it (Linux):
     free heap memory is handed back to the OS first, the peak-RSS mark is reset, then
-    ``VmHWM - VmRSS`` after the step (``espnet_peft.memory``). None where the kernel or
+    ``VmHWM - VmRSS`` after the step (``espnet_peft.core.memory``). None where the kernel or
     libc does not support this."""
-    from espnet_peft import memory
+    from espnet_peft.core import memory
 
     if not memory.reset_peak():
         return None

@@ -23,7 +23,7 @@ import re
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
-from espnet_peft.recipe.results import MISSING, collect, read_json
+from espnet_peft.results.scan import MISSING, collect, read_json
 
 
 def write_if_changed(path: Path, text: str) -> Path:
@@ -34,7 +34,7 @@ def write_if_changed(path: Path, text: str) -> Path:
 
 def write_tables(rows: Sequence[Dict[str, object]], out_dir) -> Path:
     """RESULTS.md, results.csv and results.tex; returns the markdown file."""
-    from espnet_peft.report import tables
+    from espnet_peft.results import tables
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -48,7 +48,7 @@ def _slug(text: str) -> str:
 
 
 def _rank_inputs(exp_dirs: Sequence[Path], extra: Sequence[str]):
-    from espnet_peft.report.ranks import find_rank_files, load_ranks
+    from espnet_peft.results.ranks import find_rank_files, load_ranks
 
     out = []
     for path in [p for d in exp_dirs for p in find_rank_files(d)] + [Path(p) for p in extra]:
@@ -63,8 +63,8 @@ def _rank_inputs(exp_dirs: Sequence[Path], extra: Sequence[str]):
 def write_plots(rows: Sequence[Dict[str, object]], out_dir, exp_dirs: Sequence[Path] = (),
                 ranks: Sequence[str] = ()) -> List[Path]:
     """Every plot that the rows (and rank files) support, under ``<out_dir>/plots``."""
-    from espnet_peft.report import plots
-    from espnet_peft.report.curves import read_curves
+    from espnet_peft.results import plots
+    from espnet_peft.results.curves import read_curves
 
     plot_dir = Path(out_dir) / "plots"
     models = list(dict.fromkeys(str(r["model"]) for r in rows))

@@ -48,9 +48,9 @@ def convert(parts: List[Path], out_dir: Path, tokenizer_json: Optional[Path] = N
     Returns the model dimensions."""
     import whisper.model
 
-    from espnet_peft.whisper.ct2_format import read_ct2_parts
-    from espnet_peft.whisper.ct2_whisper import ct2_to_openai
-    from espnet_peft.whisper.tokenizer import write_token_list, write_tokenizer_dir
+    from espnet_peft.convert.ct2_format import read_ct2_parts
+    from espnet_peft.convert.ct2_whisper import ct2_to_openai
+    from espnet_peft.convert.whisper_tokenizer import write_token_list, write_tokenizer_dir
 
     checkpoint = ct2_to_openai(read_ct2_parts(parts))
     if dtype is not None:
@@ -101,7 +101,7 @@ def main(cmd: Optional[Sequence[str]] = None) -> None:
     if args.espnet_base:
         import yaml
 
-        from espnet_peft.whisper.config import write_espnet_base
+        from espnet_peft.convert.whisper_config import write_espnet_base
 
         if tok is None:
             raise SystemExit("--espnet_base needs the tokenizer: give --tokenizer_json")

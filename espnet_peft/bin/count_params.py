@@ -29,7 +29,7 @@ def build_base(task: str, config: str, vocab_size=None, device=None):
     """The model of ``config`` with random weights (or none, on ``device="meta"``)."""
     import torch
 
-    from espnet_peft.espnet import task_class
+    from espnet_peft.integration.tasks import task_class
 
     with open(config, encoding="utf-8") as f:
         conf = yaml.safe_load(f)
@@ -53,10 +53,10 @@ def build_base(task: str, config: str, vocab_size=None, device=None):
 
 def targets_present(model, patterns):
     """The patterns that select at least one module of ``model``."""
-    from espnet_peft.inject import _pattern_matches
+    from espnet_peft.core.targets import pattern_matches
 
     names = [n for n, _ in model.named_modules() if n]
-    return [p for p in patterns if any(_pattern_matches(p, n) for n in names)]
+    return [p for p in patterns if any(pattern_matches(p, n) for n in names)]
 
 
 def with_targets(name: str, conf: dict, targets) -> dict:
@@ -66,7 +66,7 @@ def with_targets(name: str, conf: dict, targets) -> dict:
     import dataclasses
 
     import espnet_peft
-    from espnet_peft.config import DEFAULT_TARGET_MODULES
+    from espnet_peft.core.config import DEFAULT_TARGET_MODULES
 
     fields = {f.name: f for f in dataclasses.fields(espnet_peft.get_method(name).config_cls)}
     field = fields.get("target_modules")
@@ -82,7 +82,7 @@ def count_method(base, name: str, conf: dict) -> dict:
     import torch
 
     import espnet_peft
-    from espnet_peft.inject import adapted_model_size
+    from espnet_peft.core.inject import adapted_model_size
 
     model = copy.deepcopy(base)
     device = next(base.parameters()).device

@@ -65,9 +65,11 @@ def _unsupported(method) -> ValueError:
 
 def rank_report(model, threshold: float = DEFAULT_THRESHOLD, absolute: bool = False) -> dict:
     """The JSON-ready rank report of a model carrying s2lora or adalora adapters."""
-    from espnet_peft.inject import adapter_layers
+    from espnet_peft.core.inject import adapter_layers
 
-    method = getattr(model, "_peft_method", None)
+    from espnet_peft.core.state import peft_state
+
+    method = getattr(peft_state(model), "method", None)
     layers = list(adapter_layers(model))
     if method == "adalora":
         state = {f"{n}.{t}": getattr(m, t) for n, m in layers
@@ -81,7 +83,7 @@ def rank_report(model, threshold: float = DEFAULT_THRESHOLD, absolute: bool = Fa
 
 def rank_report_from_file(path, threshold: float = DEFAULT_THRESHOLD, absolute: bool = False) -> dict:
     """The rank report of a ``.safetensors`` adapter file, without building a model."""
-    from espnet_peft.state import read_adapter_file
+    from espnet_peft.checkpoint.adapter_file import read_adapter_file
 
     meta, tensors = read_adapter_file(path)
     method = meta["method"]
@@ -110,7 +112,7 @@ def main(cmd=None):
     parser.add_argument("--out", help="output JSON file (default: standard output)")
     args = parser.parse_args(cmd)
 
-    from espnet_peft.state import AdapterFileError
+    from espnet_peft.checkpoint.adapter_file import AdapterFileError
 
     try:
         if args.config:

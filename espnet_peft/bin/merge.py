@@ -28,8 +28,8 @@ def main(cmd=None):
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 
     import espnet_peft
-    from espnet_peft.loading import plain_config
-    from espnet_peft.state import _atomic_write
+    from espnet_peft.integration.loading import plain_config
+    from espnet_peft.core.atomic import atomic_write
 
     out = Path(args.out_dir)
     targets = [out / "model.pth", out / "config.yaml"]
@@ -41,9 +41,9 @@ def main(cmd=None):
     state = model.state_dict()
     leftovers = [k for k in state if k.endswith("adapter_initialized")]
     assert not leftovers, leftovers
-    _atomic_write(targets[0], lambda tmp: torch.save(state, tmp))
+    atomic_write(targets[0], lambda tmp: torch.save(state, tmp))
     text = yaml.safe_dump(plain_config(train_args), sort_keys=False, allow_unicode=True)
-    _atomic_write(targets[1], lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    atomic_write(targets[1], lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
     logging.info("merged %d %s adapter layers into %s", n, train_args.adapter, targets[0])
     print(targets[0])
 

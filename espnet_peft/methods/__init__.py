@@ -1,5 +1,10 @@
-"""One module per adapter method; importing this package registers them all."""
+"""One module per adapter method; importing this package registers every module that
+declares a catalog ``CARD`` (``espnet_peft.methods.catalog``)."""
 
-from espnet_peft.methods import dora, lora, pissa, s2lora, ssvd, ssvd_o  # noqa: F401
-from espnet_peft.methods import bitfit, bottleneck, full, semiorth  # noqa: F401
-from espnet_peft.methods import adalora, vera  # noqa: F401
+import importlib
+
+from espnet_peft.methods.catalog import cards
+
+for _card in cards().values():
+    if _card.module != "espnet_peft.methods.catalog":  # the zero-shot reference is no method
+        importlib.import_module(_card.module)

@@ -62,9 +62,16 @@ import torch
 import torch.nn as nn
 from torch.optim.optimizer import register_optimizer_step_post_hook
 
-from espnet_peft.config import AdapterConfig, AdapterConfigError
-from espnet_peft.layer import AdapterLinear, adapter_dropout
-from espnet_peft.registry import register_method
+from espnet_peft.core.config import AdapterConfig
+from espnet_peft.core.errors import AdapterConfigError
+from espnet_peft.core.layer import AdapterLinear, adapter_dropout
+from espnet_peft.core.registry import register_method
+
+# The catalog entry (espnet_peft.methods.catalog): how tables, plots and run names show adalora.
+CARD = {"name": "adalora", "display": "AdaLoRA", "order": 90, "color": "#e377c2", "marker": "X",
+        "group": "baseline", "hyperparameters": {"alpha": {"unicode": "α", "latex": r"$\alpha$"}, "init_r": {"tag": "rinit", "ascii": "r_init", "latex": r"$r_\mathrm{init}$"},
+                        "target_r": {"tag": "rtarget", "ascii": "r_target", "latex": r"$r_\mathrm{target}$"}},
+    "reports_ranks": True}
 
 SHARED_KEY = "adalora"
 FACTORS = ("lora_A", "lora_E", "lora_B")
@@ -228,7 +235,7 @@ class Importance(nn.Module):
         return getattr(self, f"ipt_{name}") * getattr(self, f"unc_{name}")
 
 
-@register_method("adalora", AdaLoRAConfig)
+@register_method(CARD["name"], AdaLoRAConfig)
 class AdaLoRALinear(AdapterLinear):
     method = "adalora"
     adapter_tensor_names = FACTORS + ("adalora_mask", "adalora_importance")

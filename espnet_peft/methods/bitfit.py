@@ -21,9 +21,14 @@ from typing import List
 import torch
 import torch.nn as nn
 
-from espnet_peft.config import AdapterConfig, AdapterConfigError
-from espnet_peft.layer import AdapterLinear
-from espnet_peft.registry import register_method
+from espnet_peft.core.config import AdapterConfig
+from espnet_peft.core.errors import AdapterConfigError
+from espnet_peft.core.layer import AdapterLinear
+from espnet_peft.core.registry import register_method
+
+# The catalog entry (espnet_peft.methods.catalog): how tables, plots and run names show bitfit.
+CARD = {"name": "bitfit", "display": "BitFit", "order": 20, "color": "#17becf", "marker": ">",
+        "group": "baseline", "hyperparameters": {}}
 
 NORM_TYPES = (nn.LayerNorm, nn.GroupNorm, nn.modules.batchnorm._BatchNorm)
 
@@ -33,7 +38,7 @@ class BitFitConfig(AdapterConfig):
     norm_bias: bool = False
 
 
-@register_method("bitfit", BitFitConfig)
+@register_method(CARD["name"], BitFitConfig)
 class BitFitLinear(AdapterLinear):
     method = "bitfit"
     adapter_tensor_names = ("bitfit_bias",)

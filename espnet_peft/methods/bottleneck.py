@@ -35,9 +35,16 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from espnet_peft.config import AdapterConfig, AdapterConfigError
-from espnet_peft.layer import OutputAdapter, kaiming_uniform_
-from espnet_peft.registry import register_method
+from espnet_peft.core.config import AdapterConfig
+from espnet_peft.core.errors import AdapterConfigError
+from espnet_peft.core.layer import OutputAdapter, kaiming_uniform_
+from espnet_peft.core.registry import register_method
+from espnet_peft.core.targets import select_modules
+
+# The catalog entry (espnet_peft.methods.catalog): how tables, plots and run names show bottleneck.
+CARD = {"name": "bottleneck", "display": "bottleneck adapter", "order": 110, "color": "#aec7e8", "marker": "h",
+        "group": "baseline", "hyperparameters": {"top_k_layers": {"tag": "top", "ascii": "top", "unicode": "top layers", "latex": "top layers"},
+                        "bottleneck_dim": {"tag": "dim", "ascii": "dim"}}}
 
 SUB_BLOCK_ROLES = {
     "attention": ("self_attn", "attn", "attention"),
@@ -114,7 +121,7 @@ def _output_size(host: nn.Module, name: str) -> int:
     return linears[-1].out_features
 
 
-@register_method("bottleneck", BottleneckConfig)
+@register_method(CARD["name"], BottleneckConfig)
 class BottleneckAdapter(OutputAdapter):
     method = "bottleneck"
     adapter_tensor_names = ("down", "down_bias", "up", "up_bias")
@@ -140,18 +147,8 @@ class BottleneckAdapter(OutputAdapter):
 
     @classmethod
     def find_targets(cls, model: nn.Module, config: BottleneckConfig) -> List[str]:
-        from espnet_peft.inject import _pattern_matches
-
         if config.target_modules:
-            hosts = []
-            for pattern in config.target_modules:
-                hits = [n for n, _ in model.named_modules() if n and _pattern_matches(pattern, n)]
-                if not hits:
-                    raise AdapterConfigError(
-                        f"bottleneck: target_modules pattern {pattern!r} matches no module of "
-                        f"{type(model).__name__}")
-                hosts += [h for h in hits if h not in hosts]
-            return hosts
+            return select_modules(model, config.target_modules, "bottleneck")
         hosts = []
         for stack in config.stacks:
             name, layers = _layer_stack(model, stack, config.sub_blocks)

@@ -13,9 +13,14 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from espnet_peft.fused import can_fuse, lowrank_linear
+from espnet_peft.ops.fused import can_fuse, lowrank_linear
 from espnet_peft.methods.lora import LoRAConfig, LowRankLinear
-from espnet_peft.registry import register_method
+from espnet_peft.core.registry import register_method
+
+# The catalog entry (espnet_peft.methods.catalog): how tables, plots and run names show dora.
+CARD = {"name": "dora", "display": "DoRA", "order": 40, "color": "#ff7f0e", "marker": "s",
+        "group": "seed", "hyperparameters": {"r": {"latex": "$r$"}, "alpha": {"unicode": "α", "latex": r"$\alpha$"}},
+    "benchmark": {"r": 32, "alpha": 64}, "hf_peft": {"use_dora": True}}
 
 
 @dataclass
@@ -23,7 +28,7 @@ class DoRAConfig(LoRAConfig):
     pass
 
 
-@register_method("dora", DoRAConfig)
+@register_method(CARD["name"], DoRAConfig)
 class DoRALinear(LowRankLinear):
     method = "dora"
     adapter_tensor_names = ("lora_A", "lora_B", "lora_magnitude")

@@ -15,8 +15,13 @@ from typing import List
 
 import torch.nn as nn
 
-from espnet_peft.config import AdapterConfig, AdapterConfigError
-from espnet_peft.registry import register_method
+from espnet_peft.core.config import AdapterConfig
+from espnet_peft.core.registry import register_method
+from espnet_peft.core.targets import select_modules
+
+# The catalog entry (espnet_peft.methods.catalog): how tables, plots and run names show full.
+CARD = {"name": "full", "display": "full fine-tuning", "order": 10, "color": "#000000", "marker": "*",
+        "group": "baseline", "hyperparameters": {}}
 
 
 @dataclass
@@ -40,7 +45,7 @@ def _minimal_cover(names: List[str]) -> List[str]:
     return out
 
 
-@register_method("full", FullConfig)
+@register_method(CARD["name"], FullConfig)
 class FullFineTuning:
     """Not a layer: full fine-tuning adds no module, it only marks base tensors as the
     trained ("adapter") tensors (``trained_in_place``)."""
@@ -53,18 +58,8 @@ class FullFineTuning:
 
     @classmethod
     def trained_in_place(cls, model: nn.Module, config: FullConfig) -> List[str]:
-        from espnet_peft.inject import _pattern_matches
-
         if not config.target_modules:
             own = [n for n, _ in model.named_parameters(recurse=False)]
             own += [n for n, _ in model.named_buffers(recurse=False)]
             return own + [n for n, _ in model.named_children()]
-        selected = []
-        for pattern in config.target_modules:
-            hits = [n for n, _ in model.named_modules() if n and _pattern_matches(pattern, n)]
-            if not hits:
-                raise AdapterConfigError(
-                    f"full: target_modules pattern {pattern!r} matches no module of "
-                    f"{type(model).__name__}")
-            selected += hits
-        return _minimal_cover(selected)
+        return _minimal_cover(select_modules(model, config.target_modules, "full"))

@@ -7,9 +7,15 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
-from espnet_peft.config import AdapterConfig, AdapterConfigError
-from espnet_peft.layer import AdapterLinear, adapter_dropout, dropout_inactive, kaiming_uniform_
-from espnet_peft.registry import register_method
+from espnet_peft.core.config import AdapterConfig
+from espnet_peft.core.errors import AdapterConfigError
+from espnet_peft.core.layer import AdapterLinear, adapter_dropout, dropout_inactive, kaiming_uniform_
+from espnet_peft.core.registry import register_method
+
+# The catalog entry (espnet_peft.methods.catalog): how tables, plots and run names show lora.
+CARD = {"name": "lora", "display": "LoRA", "order": 30, "color": "#1f77b4", "marker": "o",
+        "group": "seed", "hyperparameters": {"r": {"latex": "$r$"}, "alpha": {"unicode": "α", "latex": r"$\alpha$"}},
+    "benchmark": {"r": 32, "alpha": 64}, "hf_peft": {}}
 
 
 @dataclass
@@ -58,6 +64,6 @@ class LowRankLinear(AdapterLinear):
         return self.lora_A, self.lora_B, None, self.scaling, None
 
 
-@register_method("lora", LoRAConfig)
+@register_method(CARD["name"], LoRAConfig)
 class LoRALinear(LowRankLinear):
     method = "lora"

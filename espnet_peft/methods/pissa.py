@@ -19,8 +19,13 @@ from dataclasses import dataclass
 import torch
 
 from espnet_peft.methods.lora import LoRAConfig, LowRankLinear
-from espnet_peft.registry import register_method
-from espnet_peft.svd import canonical_svd
+from espnet_peft.core.registry import register_method
+from espnet_peft.ops.svd import canonical_svd
+
+# The catalog entry (espnet_peft.methods.catalog): how tables, plots and run names show pissa.
+CARD = {"name": "pissa", "display": "PiSSA", "order": 50, "color": "#2ca02c", "marker": "^",
+        "group": "seed", "hyperparameters": {"r": {"latex": "$r$"}, "alpha": {"unicode": "α", "latex": r"$\alpha$"}},
+    "benchmark": {"r": 32, "alpha": 32}, "hf_peft": {"init_lora_weights": "pissa"}, "svd_init": True}
 
 
 @dataclass
@@ -28,7 +33,7 @@ class PiSSAConfig(LoRAConfig):
     alpha: float = 8.0  # the SSVD paper runs PiSSA with alpha = r
 
 
-@register_method("pissa", PiSSAConfig)
+@register_method(CARD["name"], PiSSAConfig)
 class PiSSALinear(LowRankLinear):
     method = "pissa"
 

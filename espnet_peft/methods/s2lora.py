@@ -18,10 +18,15 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
-from espnet_peft.config import AdapterConfigError
-from espnet_peft.layer import AdapterLinear, adapter_dropout, dropout_inactive, kaiming_uniform_
+from espnet_peft.core.errors import AdapterConfigError
+from espnet_peft.core.layer import AdapterLinear, adapter_dropout, dropout_inactive, kaiming_uniform_
 from espnet_peft.methods.lora import LoRAConfig
-from espnet_peft.registry import register_method
+from espnet_peft.core.registry import register_method
+
+# The catalog entry (espnet_peft.methods.catalog): how tables, plots and run names show s2lora.
+CARD = {"name": "s2lora", "display": "S2-LoRA", "order": 80, "color": "#8c564b", "marker": "P",
+        "group": "seed", "hyperparameters": {"r": {"latex": "$r$"}, "alpha": {"unicode": "α", "latex": r"$\alpha$"}, "l1_weight": {"ascii": "l1", "unicode": "L1", "latex": "L1"}},
+    "benchmark": {"r": 32, "alpha": 64}, "reports_ranks": True}
 
 
 @dataclass
@@ -40,7 +45,7 @@ class SharedFactors(nn.Module):
         self.lora_B = nn.Parameter(torch.zeros(out_features, r, device=device, dtype=dtype))
 
 
-@register_method("s2lora", S2LoRAConfig)
+@register_method(CARD["name"], S2LoRAConfig)
 class S2LoRALinear(AdapterLinear):
     method = "s2lora"
     adapter_tensor_names = ("s2lora_lambda",)

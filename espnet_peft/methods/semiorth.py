@@ -18,7 +18,7 @@ every forward and renames the tensor in the state dict (measured in README).
 
 The frozen W0 stays in the module only so that state-dict keys and ``--init_param``
 loading are unchanged; the adapted model does not use it (``replaces_weight``):
-``espnet_peft.inject.adapted_model_size`` counts the model without it. Merging writes
+``espnet_peft.core.inject.adapted_model_size`` counts the model without it. Merging writes
 U V into ``weight`` (a plain model of the base architecture, decodable without this
 package; unmerge restores W0).
 
@@ -38,9 +38,14 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from espnet_peft.config import AdapterConfig, AdapterConfigError
-from espnet_peft.layer import AdapterLinear, kaiming_uniform_
-from espnet_peft.registry import register_method
+from espnet_peft.core.config import AdapterConfig
+from espnet_peft.core.errors import AdapterConfigError
+from espnet_peft.core.layer import AdapterLinear, kaiming_uniform_
+from espnet_peft.core.registry import register_method
+
+# The catalog entry (espnet_peft.methods.catalog): how tables, plots and run names show semiorth.
+CARD = {"name": "semiorth", "display": "semi-orthogonal", "order": 120, "color": "#ff9896", "marker": "p",
+        "group": "baseline", "hyperparameters": {"rank_fraction": {"tag": "rank", "ascii": "rank", "percent": True}}}
 
 
 @dataclass
@@ -84,7 +89,7 @@ def constrain_semi_orthogonal_(v: torch.Tensor, tol: float, max_iter: int = 8) -
     return i
 
 
-@register_method("semiorth", SemiOrthConfig)
+@register_method(CARD["name"], SemiOrthConfig)
 class SemiOrthLinear(AdapterLinear):
     method = "semiorth"
     adapter_tensor_names = ("semiorth_U", "semiorth_V")

@@ -14,10 +14,16 @@ from typing import Optional
 
 import torch.nn as nn
 
-from espnet_peft.config import AdapterConfig, AdapterConfigError
+from espnet_peft.core.config import AdapterConfig
+from espnet_peft.core.errors import AdapterConfigError
 from espnet_peft.methods.svd_rotation import SVDRotationLinear, rank_from_fraction
-from espnet_peft.registry import register_method
-from espnet_peft.rotation import ROTATION_KINDS
+from espnet_peft.core.registry import register_method
+from espnet_peft.ops.rotation import ROTATION_KINDS
+
+# The catalog entry (espnet_peft.methods.catalog): how tables, plots and run names show ssvd.
+CARD = {"name": "ssvd", "display": "SSVD", "order": 60, "color": "#d62728", "marker": "D",
+        "group": "seed", "hyperparameters": {"k": {"latex": "$k$"}, "k_fraction": {"ascii": "k", "latex": "$k$", "percent": True}, "rotation": {}},
+    "benchmark": {"k_fraction": 0.4}, "svd_init": True}
 
 
 @dataclass
@@ -36,7 +42,7 @@ class SSVDConfig(AdapterConfig):
             self.check_integer("k")
 
 
-@register_method("ssvd", SSVDConfig)
+@register_method(CARD["name"], SSVDConfig)
 class SSVDLinear(SVDRotationLinear):
     method = "ssvd"
 

@@ -19,7 +19,13 @@ import torch.nn as nn
 
 from espnet_peft.methods.ssvd import SSVDConfig
 from espnet_peft.methods.svd_rotation import SVDRotationLinear, rank_from_fraction
-from espnet_peft.registry import register_method
+from espnet_peft.core.registry import register_method
+
+# The catalog entry (espnet_peft.methods.catalog): how tables, plots and run names show ssvd_o.
+CARD = {"name": "ssvd_o", "display": "SSVD-O", "order": 70, "color": "#9467bd", "marker": "v",
+        "group": "seed", "hyperparameters": {"k": {"latex": "$k$"}, "k_fraction": {"ascii": "k", "latex": "$k$", "percent": True}, "rotation": {}, "budget_ratio": {"ascii": "outer"}},
+    "benchmark": {"k_fraction": 0.4, "budget_ratio": 0.5}, "svd_init": True,
+    "sweep_plot": {"key": "budget_ratio", "label": "budget ratio (outer share)"}}
 
 
 def rotation_size_for_budget(budget: float) -> int:
@@ -39,7 +45,7 @@ class SSVDOConfig(SSVDConfig):
         self.check_interval("budget_ratio", 0, 1)
 
 
-@register_method("ssvd_o", SSVDOConfig)
+@register_method(CARD["name"], SSVDOConfig)
 class SSVDOLinear(SVDRotationLinear):
     method = "ssvd_o"
 

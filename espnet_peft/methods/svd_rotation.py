@@ -21,10 +21,10 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from espnet_peft.config import AdapterConfigError
-from espnet_peft.layer import AdapterLinear
-from espnet_peft.rotation import Rotation
-from espnet_peft.svd import canonical_svd
+from espnet_peft.core.errors import AdapterConfigError
+from espnet_peft.core.layer import AdapterLinear
+from espnet_peft.ops.rotation import Rotation
+from espnet_peft.ops.svd import canonical_svd
 
 
 def rank_from_fraction(in_features: int, out_features: int, k, k_fraction) -> int:

@@ -30,9 +30,14 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
-from espnet_peft.config import AdapterConfig
-from espnet_peft.layer import AdapterLinear, adapter_dropout
-from espnet_peft.registry import register_method
+from espnet_peft.core.config import AdapterConfig
+from espnet_peft.core.errors import AdapterFileError
+from espnet_peft.core.layer import AdapterLinear, adapter_dropout
+from espnet_peft.core.registry import register_method
+
+# The catalog entry (espnet_peft.methods.catalog): how tables, plots and run names show vera.
+CARD = {"name": "vera", "display": "VeRA", "order": 100, "color": "#bcbd22", "marker": "<",
+        "group": "baseline", "hyperparameters": {"r": {"latex": "$r$"}}}
 
 SHARED_KEY = "vera"
 PROBE_SIZE = 8  # entries of A's first row and of B's first column that are saved
@@ -88,8 +93,6 @@ class VeRAProjections(nn.Module):
 
     def verify(self) -> None:
         """Refuse projections that differ from those the loaded adapter was trained with."""
-        from espnet_peft.state import AdapterFileError
-
         saved, now = self.projection_probe.float(), self._probe()
         # 1e-2 of the init bound absorbs bfloat16 storage; another stream differs by O(bound).
         bound = float(now.abs().max()) if now.numel() else 0.0
@@ -104,7 +107,7 @@ class VeRAProjections(nn.Module):
         return f"r={self.r}, seed={self.seed}, A={self.max_in} wide, B={self.max_out} tall"
 
 
-@register_method("vera", VeRAConfig)
+@register_method(CARD["name"], VeRAConfig)
 class VeRALinear(AdapterLinear):
     method = "vera"
     adapter_tensor_names = ("vera_lambda_d", "vera_lambda_b")

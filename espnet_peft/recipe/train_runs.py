@@ -25,7 +25,7 @@ import time
 import traceback
 from pathlib import Path
 
-from espnet_peft import memory
+from espnet_peft.core import memory
 
 ARGS_FILE = "train.args"
 LOG_FILE = "train.log"

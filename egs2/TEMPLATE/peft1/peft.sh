@@ -79,7 +79,7 @@ export PATH="${template_dir}/utils:${PATH}" PYTHONUNBUFFERED=1
 # nltk (pulled in by ESPnet's text frontends) must not reach for the network.
 export NLTK_DATA=${NLTK_DATA:-${project_root}/tools/nltk_data}
 # PiSSA/SSVD/SSVD-O triplets of the base weights, computed once per experiment and reused
-# by every other run, resumed job and decoding job on the same base (espnet_peft/svd.py).
+# by every other run, resumed job and decoding job on the same base (espnet_peft/ops/svd.py).
 export ESPNET_PEFT_SVD_CACHE=${ESPNET_PEFT_SVD_CACHE:-$(realpath -m "${expdir}/svd_cache")}
 
 if "${skip_data_prep}"; then [ "${stage}" -ge 5 ] || stage=5; fi

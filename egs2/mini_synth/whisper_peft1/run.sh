@@ -45,6 +45,6 @@ if [ "${first}" -le 7 ] && [ "${stop_stage}" -ge 1 ]; then
     peft --stage "${first}" --stop_stage $(( stop_stage < 7 ? stop_stage : 7 ))
 fi
 if [ "${stop_stage}" -ge 8 ]; then
-    "${python}" -m espnet_peft.whisper.normalize --exp_dir exp
+    "${python}" -m espnet_peft.recipe.whisper_normalize --exp_dir exp
     peft --stage $(( stage > 8 ? stage : 8 )) --stop_stage "${stop_stage}"
 fi

@@ -8,13 +8,11 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Type, TypeVar
 
+from espnet_peft.core.errors import AdapterConfigError
+
 # ESPnet's attention and feed-forward projections (Transformer, Conformer,
 # E-Branchformer). Suffix patterns: "linear_q" hits encoder and decoder alike.
 DEFAULT_TARGET_MODULES = ["linear_q", "linear_k", "linear_v", "linear_out", "w_1", "w_2"]
-
-
-class AdapterConfigError(ValueError):
-    pass
 
 
 @dataclass

@@ -254,7 +254,7 @@ def collect(exp_dir, model: Optional[str] = None) -> List[Dict[str, object]]:
 
 
 def main(cmd=None):
-    """Kept for ``python -m espnet_peft.recipe.results``: the same as collect_results."""
+    """Kept for ``python -m espnet_peft.results.scan``: the same as collect_results."""
     from espnet_peft.bin.collect_results import main as collect_main
 
     collect_main(cmd)

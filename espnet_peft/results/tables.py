@@ -16,8 +16,8 @@ import io
 from pathlib import Path
 from typing import Dict, List, Sequence, Tuple
 
-from espnet_peft.recipe.results import COLUMNS, REFERENCE_METHODS
-from espnet_peft.report.labels import hp_text, latex_escape, method_name, params_m
+from espnet_peft.results.scan import COLUMNS, REFERENCE_METHODS
+from espnet_peft.results.labels import hp_text, latex_escape, method_name, params_m
 
 Row = Dict[str, object]
 

@@ -17,7 +17,7 @@ import torch
 from espnet2.asr.decoder.whisper_decoder import OpenAIWhisperDecoder
 from typeguard import typechecked
 
-from espnet_peft.whisper.checkpoint import checkpoint_as_model_name, resolve_checkpoint
+from espnet_peft.models.whisper_ckpt.checkpoint import checkpoint_as_model_name, resolve_checkpoint
 
 
 class WhisperCheckpointDecoder(OpenAIWhisperDecoder):

@@ -20,18 +20,19 @@ import argparse
 import contextlib
 import logging
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional
 
 import torch
 import yaml
 
-from espnet_peft.espnet import ESPNET_BUILTIN_LORA, read_fingerprint
-from espnet_peft.inject import inject_adapters
-from espnet_peft.registry import METHODS
-from espnet_peft.safe_io import load_tensors, weights_only_torch_load
-from espnet_peft.state import (
-    AdapterFileError, adapter_state_dict, load_adapter, load_adapter_state_dict,
-)
+from espnet_peft.integration.adapters import ESPNET_BUILTIN_LORA
+from espnet_peft.integration.run_files import read_fingerprint
+from espnet_peft.core.inject import inject_adapters
+from espnet_peft.core.registry import METHODS
+from espnet_peft.checkpoint.safe_io import load_tensors, weights_only_torch_load
+from espnet_peft.checkpoint.adapter_file import load_adapter
+from espnet_peft.checkpoint.state_dict import adapter_state_dict, load_adapter_state_dict
+from espnet_peft.core.errors import AdapterFileError
 
 ADAPTER_SUFFIX = ".safetensors"
 
@@ -155,22 +156,6 @@ def patched_task(task_cls, base_model_file: Optional[str] = None):
             del task_cls.build_model_from_file
         else:
             task_cls.build_model_from_file = own
-
-
-def pop_option(argv: Sequence[str], name: str) -> Tuple[Optional[str], List[str]]:
-    """Remove ``--name VALUE`` / ``--name=VALUE`` from argv; return (value, rest)."""
-    rest, value, it = [], None, iter(argv)
-    for a in it:
-        if a == name:
-            try:
-                value = next(it)
-            except StopIteration:
-                raise SystemExit(f"{name} needs a value") from None
-        elif a.startswith(name + "="):
-            value = a.split("=", 1)[1]
-        else:
-            rest.append(a)
-    return value, rest
 
 
 def plain_config(args: argparse.Namespace) -> dict:

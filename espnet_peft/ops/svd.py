@@ -90,11 +90,11 @@ def _read_cache(path: Path, w: torch.Tensor, r: int):
 
 
 def _write_cache(path: Path, triplets) -> None:
-    from espnet_peft.state import _atomic_write
+    from espnet_peft.core.atomic import atomic_write
 
     try:
         tensors = dict(zip(("u", "s", "vh"), (t.cpu() for t in triplets)))
-        _atomic_write(path, lambda tmp: safetensors.torch.save_file(tensors, tmp))
+        atomic_write(path, lambda tmp: safetensors.torch.save_file(tensors, tmp))
     except OSError as e:
         logging.warning("espnet_peft: cannot write the SVD cache entry %s (%s)", path, e)
 

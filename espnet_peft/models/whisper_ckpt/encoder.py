@@ -7,7 +7,7 @@ from typing import Optional
 from espnet2.asr.encoder.whisper_encoder import OpenAIWhisperEncoder
 from typeguard import typechecked
 
-from espnet_peft.whisper.checkpoint import checkpoint_as_model_name, resolve_checkpoint
+from espnet_peft.models.whisper_ckpt.checkpoint import checkpoint_as_model_name, resolve_checkpoint
 
 
 class WhisperCheckpointEncoder(OpenAIWhisperEncoder):

@@ -1,6 +1,6 @@
 """Result plots, one function per plot; each writes ``<stem>.png`` and ``<stem>.pdf`` and
 returns their paths (None when there is nothing to draw). Input rows are those of
-``espnet_peft.recipe.results.collect`` for one base model. Runs without a number
+``espnet_peft.results.scan.collect`` for one base model. Runs without a number
 (failed, missing, not decoded) cannot be drawn; each panel says how many it left out.
 """
 
@@ -13,12 +13,12 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 from matplotlib import colormaps
 
-from espnet_peft.recipe.results import METHOD_ORDER
-from espnet_peft.report import ranks as rank_files
-from espnet_peft.report.curves import Curves
-from espnet_peft.report.labels import hp_text, method_name
-from espnet_peft.report.style import color, figure, marker, save, styled
-from espnet_peft.report.tables import metric_name
+from espnet_peft.results.scan import METHOD_ORDER
+from espnet_peft.results import ranks as rank_files
+from espnet_peft.results.curves import Curves
+from espnet_peft.results.labels import hp_text, method_name
+from espnet_peft.results.style import color, figure, marker, save, styled
+from espnet_peft.results.tables import metric_name
 
 Row = Dict[str, object]
 

@@ -16,7 +16,7 @@ from typing import Dict, List
 
 import torch
 
-from espnet_peft.whisper.ct2_format import CT2FormatError, CT2Model
+from espnet_peft.convert.ct2_format import CT2FormatError, CT2Model
 
 SPEC_NAME = "WhisperSpec"
 SPEC_REVISION = 3

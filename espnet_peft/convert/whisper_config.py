@@ -13,7 +13,7 @@ from typing import Dict, List, Optional, Union
 
 import yaml
 
-from espnet_peft.whisper.tokenizer import EOS, SOS, TASK_PREFIX
+from espnet_peft.convert.whisper_tokenizer import EOS, SOS, TASK_PREFIX
 
 
 def prefix_ids(token_list: List[str]) -> List[int]:

@@ -32,16 +32,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from espnet_peft.config import AdapterConfig, AdapterConfigError
-from espnet_peft.fused import can_fuse, lowrank_linear
-
-
-class AdapterNotInitializedError(RuntimeError):
-    pass
-
-
-class AdapterMergeError(RuntimeError):
-    """Raised when an adapter that adds computation (bottleneck) is asked to merge."""
+from espnet_peft.core.config import AdapterConfig
+from espnet_peft.core.errors import AdapterConfigError, AdapterMergeError, AdapterNotInitializedError
+from espnet_peft.core.targets import match_target_modules, set_submodule
+from espnet_peft.ops.fused import can_fuse, lowrank_linear
 
 
 class AdapterModule(nn.Module):
@@ -175,8 +169,6 @@ class AdapterLinear(nn.Linear, AdapterModule):
 
     @classmethod
     def find_targets(cls, model: nn.Module, config: AdapterConfig) -> List[str]:
-        from espnet_peft.inject import match_target_modules
-
         return match_target_modules(model, config.target_modules, config.optional_target_modules)
 
     @classmethod
@@ -184,9 +176,7 @@ class AdapterLinear(nn.Linear, AdapterModule):
         return cls.from_linear(module, config, shared, name)
 
     def attach(self, model: nn.Module, name: str) -> None:
-        from espnet_peft.inject import _set_submodule
-
-        _set_submodule(model, name, self)
+        set_submodule(model, name, self)
 
     def unloaded(self) -> nn.Module:
         return self.to_linear()
@@ -208,7 +198,7 @@ class AdapterLinear(nn.Linear, AdapterModule):
 
     def lowrank_parts(self):
         """``(down, up, core, scale, row_scale)`` when the delta is a low-rank path that
-        ``espnet_peft.fused.lowrank_linear`` computes (see there), else None: the layer
+        ``espnet_peft.ops.fused.lowrank_linear`` computes (see there), else None: the layer
         then runs ``base(x) + delta_forward(x)`` with autograd's default ops."""
         return None
 

@@ -24,7 +24,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from espnet_peft.state import AdapterFileError, _atomic_write
+from espnet_peft.core.atomic import atomic_write
+from espnet_peft.core.errors import AdapterFileError
 
 _torch_load = torch.load
 
@@ -61,7 +62,7 @@ def atomic_torch_save(save):
     def atomic_save(obj, f, *args, **kwargs):
         if not isinstance(f, (str, os.PathLike)):
             return save(obj, f, *args, **kwargs)
-        _atomic_write(Path(f), lambda tmp: save(obj, tmp, *args, **kwargs))
+        atomic_write(Path(f), lambda tmp: save(obj, tmp, *args, **kwargs))
     return atomic_save
 
 

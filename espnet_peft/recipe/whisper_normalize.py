@@ -1,7 +1,7 @@
 """Whisper writes "The cat sat." where the demo's references say "the cat sat": score
 after lower-casing and dropping punctuation, for every model alike.
 
-    python -m espnet_peft.whisper.normalize --exp_dir exp
+    python -m espnet_peft.recipe.whisper_normalize --exp_dir exp
 
 rewrites each ``exp/*/decode_*/1best_recog/text`` in normalised form and keeps ESPnet's
 output as ``text.raw`` beside it (re-running changes nothing; a fresh decoding is
