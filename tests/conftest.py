@@ -1,78 +1,20 @@
-"""Shared fixtures: a small model with ESPnet-style layer names and a per-method config."""
+"""Shared fixtures, and the ``integration`` marker on every test under tests/integration/
+(``pytest -m "not integration"`` runs the unit layer alone)."""
 
-import copy
+from pathlib import Path
 
 import pytest
 import torch
-import torch.nn as nn
 
-# One small configuration per method; the matrix tests run over all of them.
-METHOD_CONFIGS = {
-    "lora": dict(r=4, alpha=8.0),
-    "dora": dict(r=4, alpha=8.0),
-    "pissa": dict(r=4, alpha=4.0),
-    "ssvd": dict(k_fraction=0.5, rotation="approx"),
-    "ssvd_o": dict(k_fraction=0.5, rotation="approx", budget_ratio=0.5),
-    "s2lora": dict(r=4, alpha=8.0, l1_weight=1e-3),
-    "full": dict(),
-    "bitfit": dict(),
-    "bottleneck": dict(bottleneck_dim=4),
-    "semiorth": dict(rank_fraction=0.5),
-    "vera": dict(r=16, d_initial=0.1, projection_seed=3),
-    "adalora": dict(init_r=4, target_r=2, alpha=8.0, total_step=10, tinit=2, tfinal=3),
-}
-METHOD_NAMES = list(METHOD_CONFIGS)
-# Properties the matrix invariants depend on, where a method differs from the default
-# (documented in README "Methods"): ``adapted``: adapter layers on TinyModel with
-# TARGETS (bitfit skips linear_v, which has no bias; full adds no layer);
-# ``exact_at_injection``: the output is unchanged right after injection (semiorth
-# truncates each W0 to rank r); ``mergeable``: merge folds the adapter into the base
-# weights (bottleneck adds layers); ``trains_base``: the adapter's tensors are base
-# tensors trained in place (full).
-DEFAULT_METHOD_PROPERTIES = dict(adapted=8, exact_at_injection=True, mergeable=True, trains_base=False)
-METHOD_PROPERTIES = {
-    "full": dict(adapted=0, trains_base=True),
-    "bitfit": dict(adapted=6),
-    "bottleneck": dict(mergeable=False),
-    "semiorth": dict(exact_at_injection=False),
-}
+from helpers.matrix import TinyModel
+
+INTEGRATION_DIR = Path(__file__).parent / "integration"
 
 
-def method_property(method: str, key: str):
-    return METHOD_PROPERTIES.get(method, {}).get(key, DEFAULT_METHOD_PROPERTIES[key])
-
-
-TARGETS = ["linear_q", "linear_v", "w_1", "w_2"]
-
-
-class Block(nn.Module):
-    """Attention-like and feed-forward projections named as in ESPnet, plus a BatchNorm
-    (like a Conformer convolution module) whose running stats move during training."""
-
-    def __init__(self, d: int, ff: int):
-        super().__init__()
-        self.linear_q = nn.Linear(d, d)
-        self.linear_v = nn.Linear(d, d, bias=False)
-        self.w_1 = nn.Linear(d, ff)   # in < out: SSVD rotates the input side
-        self.w_2 = nn.Linear(ff, d)   # out < in: SSVD rotates the output side
-        self.norm = nn.BatchNorm1d(d)
-
-    def forward(self, x):
-        h = x + self.linear_v(torch.tanh(self.linear_q(x)))
-        h = self.norm(h)
-        return h + self.w_2(torch.relu(self.w_1(h)))
-
-
-class TinyModel(nn.Module):
-    def __init__(self, d: int = 12, ff: int = 20, n_out: int = 5, blocks: int = 2):
-        super().__init__()
-        self.blocks = nn.ModuleList(Block(d, ff) for _ in range(blocks))
-        self.out = nn.Linear(d, n_out)
-
-    def forward(self, x):
-        for b in self.blocks:
-            x = b(x)
-        return self.out(x)
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if INTEGRATION_DIR in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.integration)
 
 
 @pytest.fixture
@@ -89,23 +31,3 @@ def base_model():
 @pytest.fixture
 def inputs():
     return torch.randn(16, 12, generator=torch.Generator().manual_seed(1))
-
-
-def perturb_adapters(model, scale: float = 0.1, seed: int = 0):
-    """Move every adapter parameter away from its initial value, as training would."""
-    import espnet_peft
-
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for _, p in espnet_peft.adapter_parameters(model):
-            p.add_(scale * torch.randn(p.shape, generator=gen, dtype=p.dtype))
-
-
-def adapted_copy(model, method, **overrides):
-    import espnet_peft
-
-    m = copy.deepcopy(model)
-    conf = dict(METHOD_CONFIGS[method], **overrides)
-    espnet_peft.inject_adapters(m, method, target_modules=TARGETS, **conf)
-    espnet_peft.initialize_adapters(m)
-    return m

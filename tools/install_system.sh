@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # System packages the recipes and tests use, from Debian/Ubuntu apt:
 #   espeak-ng, sox   offline speech synthesis and audio effects (demo data, tests)
-#   slurm-wlm, munge with WITH_SLURM=1: a local Slurm for tests/test_slurm.py
+#   slurm-wlm, munge with WITH_SLURM=1: a local Slurm for tests/integration/test_slurm.py
 # Runs apt-get only for what is missing; needs root (or sudo).
 set -euo pipefail
 

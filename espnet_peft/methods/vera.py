@@ -13,7 +13,7 @@ holds only the vectors (r + out numbers per layer). They are drawn exactly as HF
 0.21 draws them (``VeraModel._init_vera_A_vera_B`` with ``save_projection=False``):
 a CPU ``torch.Generator`` seeded with the seed, A then B, each Kaiming-uniform
 (gain sqrt(2), fan-in = its number of columns), sized to the largest in/out dimension
-among the targeted layers; ``tests/test_vera.py`` checks the two agree bit for bit.
+among the targeted layers; ``tests/unit/test_vera.py`` checks the two agree bit for bit.
 The shared pair lives once in the root model under ``peft_shared.vera`` as
 non-persistent buffers (they follow ``.to(device)`` but stay out of state dicts).
 What *is* saved is ``projection_probe``, a handful of their entries: before its first

@@ -14,7 +14,7 @@ for the backward pass. Here the low-rank product is added into the base output i
 (``addmm_``), the input gradient is accumulated in place, ``g U`` is computed once, and
 DoRA saves its *output* (which the next layer usually saves anyway: attention keeps q/k/v,
 activations keep their input) and recovers the pre-scale activation from it in the
-backward pass. Gradients equal the unfused ones to float rounding (tests/test_fused.py).
+backward pass. Gradients equal the unfused ones to float rounding (tests/unit/test_fused.py).
 
 SSVD/SSVD-O (frozen projections, trainable k x k core) on long inputs instead rebuild
 ``W + U D V^T`` once per forward pass, keep it for the input gradient (``out x in`` per

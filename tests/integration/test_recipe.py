@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 RECIPE = ROOT / "egs2/mini_synth/peft1"
 SIZES = ("adult_train=24,adult_dev=4,adult_test=4,child_train=8,child_dev=4,child_test=4,"
          "accented_train=8,accented_dev=4,accented_test=4")

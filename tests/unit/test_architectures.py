@@ -20,11 +20,11 @@ import torch
 import yaml
 
 import espnet_peft
-from conftest import METHOD_CONFIGS, METHOD_NAMES
+from helpers.matrix import METHOD_CONFIGS, METHOD_NAMES
 from espnet_peft.bin.count_params import build_base, targets_present, with_targets
 from espnet_peft.checkpoint.adapter_file import read_adapter_file
 
-CONF = Path(__file__).resolve().parents[1] / "egs2/TEMPLATE/peft1/conf"
+CONF = Path(__file__).resolve().parents[2] / "egs2/TEMPLATE/peft1/conf"
 # The SSVD papers' targets (conf/tuning/ssvd_paper): attention, feed-forward and, in an
 # E-Branchformer encoder, the cgMLP and merge projections.
 PAPER_TARGETS = ["linear_q", "linear_k", "linear_v", "linear_out", "w_1", "w_2",

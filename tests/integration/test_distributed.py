@@ -16,7 +16,7 @@ import sys
 import pytest
 import torch
 
-from espnet_recipe import MODEL_CONFIG, data_args, make_experiment, train
+from helpers.espnet_recipe import MODEL_CONFIG, data_args, make_experiment, train
 
 pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None or shutil.which("sox") is None,
                                 reason="needs espeak-ng and sox")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 RECIPE = ROOT / "egs2/mini_synth/peft1"
 LAUNCHER = ROOT / "egs2/TEMPLATE/peft1/utils/slurm.sh"
 
@@ -112,7 +112,7 @@ def test_preempted_training_is_requeued_and_resumes_to_the_same_weights(cluster,
     import sys
 
     import torch
-    from espnet_recipe import data_args, make_experiment, train
+    from helpers.espnet_recipe import data_args, make_experiment, train
 
     epochs = 8  # the requeue lands after the first checkpoint, epochs before the job would end
     exp = make_experiment(tmp_path)

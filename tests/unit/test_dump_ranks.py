@@ -8,7 +8,7 @@ import torch
 
 import espnet_peft
 from espnet_peft.bin import dump_ranks
-from conftest import METHOD_CONFIGS, TARGETS, adapted_copy
+from helpers.matrix import METHOD_CONFIGS, TARGETS, adapted_copy
 
 
 def trained_adalora(base_model, inputs, steps):

@@ -20,7 +20,7 @@ from espnet_peft.data.corpora import myst
 from espnet_peft.data.kaldi_dir import read_table
 from espnet_peft.data.synth import synthesize
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None or shutil.which("sox") is None,
                                 reason="needs espeak-ng and sox")
 

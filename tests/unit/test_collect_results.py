@@ -298,7 +298,7 @@ def test_reproduce_runs_the_grid_per_model_then_collects(tmp_path):
     import shutil
     import subprocess
 
-    template = Path(__file__).resolve().parents[1] / "egs2/TEMPLATE/peft1"
+    template = Path(__file__).resolve().parents[2] / "egs2/TEMPLATE/peft1"
     recipe = tmp_path / "recipe"
     shutil.copytree(template / "conf/tuning", recipe / "conf/tuning")
     write(recipe / "run.sh", "#!/bin/sh\nexit 0\n").chmod(0o755)

@@ -8,8 +8,8 @@ import torch.nn as nn
 
 import espnet_peft
 from espnet_peft import AdapterLinear
-from conftest import METHOD_CONFIGS, METHOD_NAMES, TARGETS, adapted_copy, perturb_adapters
-from conftest import method_property
+from helpers.matrix import METHOD_CONFIGS, METHOD_NAMES, TARGETS, adapted_copy, perturb_adapters
+from helpers.matrix import method_property
 from espnet_peft.core.layer import AdapterMergeError
 
 

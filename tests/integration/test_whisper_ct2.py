@@ -132,7 +132,7 @@ def test_bad_files_are_refused_with_the_reason(converted, tmp_path):
 def test_one_adaptation_epoch_through_asr_train(converted, tmp_path):
     """ESPnet builds the whisper_ckpt encoder/decoder from the converted file; LoRA on
     the attention projections trains, everything else stays the converted weights."""
-    from espnet_recipe import call, make_experiment
+    from helpers.espnet_recipe import call, make_experiment
 
     from espnet_peft.convert.whisper_config import whisper_model_conf
 

@@ -8,7 +8,7 @@ import torch
 
 import espnet_peft
 from espnet_peft.checkpoint.hf_peft import from_peft_state_dict, to_peft_state_dict
-from conftest import TARGETS, perturb_adapters
+from helpers.matrix import TARGETS, perturb_adapters
 
 peft = pytest.importorskip("peft")
 

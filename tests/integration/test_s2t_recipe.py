@@ -1,5 +1,5 @@
 """The S2T (OWSM-style) path of the stage script, end to end: a tiny random OWSM-layout
-model (tests/tiny_owsm.py) saved like a downloaded release, adapted with ``--task s2t``
+model (tests/helpers/tiny_owsm.py) saved like a downloaded release, adapted with ``--task s2t``
 to mini_synth's child speech through stages 1-9 (S2T texts, the base tokenizer,
 collect_stats, s2t_train with LoRA and SSVD, s2t_inference zero-shot and from
 adapter-only checkpoints, scoring, results), with the OWSM recipes' adapter configs.
@@ -18,12 +18,12 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from tiny_owsm import make_pretrained
+from helpers.tiny_owsm import make_pretrained
 
 from espnet_peft.recipe import s2t
 from espnet_peft.recipe.score import score_dir
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 RECIPE = ROOT / "egs2/mini_synth/peft1"
 SIZES = ("adult_train=4,adult_dev=2,adult_test=3,child_train=8,child_dev=3,child_test=3,"
          "accented_train=1,accented_dev=1,accented_test=1")

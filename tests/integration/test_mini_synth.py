@@ -11,7 +11,7 @@ import soundfile as sf
 from espnet_peft.data import mini_synth
 from espnet_peft.data.kaldi_dir import read_table
 
-WORDS = Path(__file__).resolve().parents[1] / "egs2/mini_synth/peft1/local/words.txt"
+WORDS = Path(__file__).resolve().parents[2] / "egs2/mini_synth/peft1/local/words.txt"
 SIZES = {"adult_train": 4, "adult_test": 2, "child_train": 3, "accented_test": 3}
 
 pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None or shutil.which("sox") is None,

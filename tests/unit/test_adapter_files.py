@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import espnet_peft
-from conftest import METHOD_CONFIGS, TARGETS, adapted_copy, perturb_adapters
+from helpers.matrix import METHOD_CONFIGS, TARGETS, adapted_copy, perturb_adapters
 
 
 @pytest.mark.parametrize("method", ["lora", "pissa", "ssvd", "bitfit", "bottleneck", "semiorth"])
@@ -21,7 +21,7 @@ def test_adapter_refuses_a_different_base(method, base_model, tmp_path):
     with pytest.raises(espnet_peft.BaseModelMismatchError, match="different base weights"):
         espnet_peft.load_adapter(other, path)
 
-    from conftest import TinyModel
+    from helpers.matrix import TinyModel
     wider = TinyModel(ff=24).eval()
     with pytest.raises(espnet_peft.AdapterFileError):
         espnet_peft.load_adapter(wider, path)

@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 from espnet_peft.core.config import AdapterConfigError
-from espnet_recipe import data_args, make_experiment
+from helpers.espnet_recipe import data_args, make_experiment
 
 pytestmark = pytest.mark.skipif(
     shutil.which("espeak-ng") is None or shutil.which("sox") is None,

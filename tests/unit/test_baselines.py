@@ -15,7 +15,7 @@ from espnet_peft.core.state import peft_state
 from espnet_peft.core.config import AdapterConfigError
 from espnet_peft.core.inject import adapted_model_size
 from espnet_peft.core.layer import OUTPUT_ADAPTER_ATTR
-from conftest import TinyModel, adapted_copy, perturb_adapters
+from helpers.matrix import TinyModel, adapted_copy, perturb_adapters
 
 
 # ----- semiorth ------------------------------------------------------------------------
@@ -328,7 +328,7 @@ def test_baselines_train_save_adapter_only_and_decode_with_espnet(tmp_path):
     import yaml
 
     from espnet_peft.bin.count_params import build_base
-    from espnet_recipe import MODEL_CONFIG, data_args, make_experiment, read_hyps
+    from helpers.espnet_recipe import MODEL_CONFIG, data_args, make_experiment, read_hyps
 
     exp = make_experiment(tmp_path)
     conf = tmp_path / "base.yaml"
@@ -401,7 +401,7 @@ def test_baselines_train_save_adapter_only_and_decode_with_espnet(tmp_path):
     assert (uv - truncated).norm() / truncated.norm() < 0.2
 
 
-RECIPE_CONF = Path(__file__).resolve().parents[1] / "egs2" / "mini_synth" / "peft1" / "conf"
+RECIPE_CONF = Path(__file__).resolve().parents[2] / "egs2" / "mini_synth" / "peft1" / "conf"
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ import pytest
 import torch
 import yaml
 
-from espnet_recipe import TRAINER_CONFIG, decode, make_experiment, train
+from helpers.espnet_recipe import TRAINER_CONFIG, decode, make_experiment, train
 
 transformers = pytest.importorskip("transformers", reason="transformers is not installed")
 
@@ -119,7 +119,7 @@ def test_sample_config_builds_with_adapters(tmp_path):
     import espnet_peft  # noqa: F401  (registers hf_wav2vec2)
     from espnet_peft.core.inject import inject_adapters
 
-    sample = Path(__file__).parents[1] / "egs2/TEMPLATE/peft1/conf/wav2vec2_xlsr_300m_ctc.yaml"
+    sample = Path(__file__).parents[2] / "egs2/TEMPLATE/peft1/conf/wav2vec2_xlsr_300m_ctc.yaml"
     conf = yaml.safe_load(sample.read_text())
     assert conf["encoder"] == "hf_wav2vec2" and conf["frontend"] is None and conf["input_size"] == 1
     conf["encoder_conf"]["model_dir"] = str(tiny_model_dir(tmp_path / "w2v"))

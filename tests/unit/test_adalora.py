@@ -11,7 +11,7 @@ import torch
 import torch.nn as nn
 
 import espnet_peft
-from conftest import TARGETS
+from helpers.matrix import TARGETS
 
 peft = pytest.importorskip("peft")
 

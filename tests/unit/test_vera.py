@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import espnet_peft
-from conftest import METHOD_CONFIGS, TARGETS, adapted_copy, perturb_adapters
+from helpers.matrix import METHOD_CONFIGS, TARGETS, adapted_copy, perturb_adapters
 
 peft = pytest.importorskip("peft")
 

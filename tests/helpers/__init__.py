@@ -1,0 +1,1 @@
+"""Code the tests share: the method matrix, miniature ESPnet experiments, a tiny OWSM."""
