@@ -10,6 +10,8 @@ imported, before or after this package (ESPnet's tasks import it).
 import importlib
 
 from espnet_peft.core.after_import import after_import
+from espnet_peft.core.registry import on_first_lookup, registered_methods
+from espnet_peft.methods import import_all
 from espnet_peft.integration.choices import register_model_choices
 
 __version__ = "0.1.0"
@@ -37,11 +39,11 @@ def __getattr__(name):
     if name.startswith("__"):
         raise AttributeError(name)
     if name in _API:
-        importlib.import_module("espnet_peft.methods")  # fills the registry
+        registered_methods()  # the method modules register themselves
         value = getattr(importlib.import_module(f"espnet_peft.{_API[name]}"), name)
         globals()[name] = value
         return value
-    try:  # espnet_peft.checkpoint.adapter_file etc. without importing the submodule first, as before
+    try:  # subpackages (espnet_peft.core, ...) without importing them first
         return importlib.import_module(f"espnet_peft.{name}")
     except ModuleNotFoundError as e:
         if e.name != f"espnet_peft.{name}":
@@ -54,11 +56,11 @@ def __dir__():
 
 
 def _register_with_espnet(_module) -> None:
-    importlib.import_module("espnet_peft.methods")
     from espnet_peft.integration.adapters import register_espnet_adapters
 
     register_espnet_adapters()
 
 
+on_first_lookup(import_all)
 after_import("espnet2.layers.create_adapter", _register_with_espnet)
 register_model_choices()

@@ -18,8 +18,8 @@ import torch
 
 import espnet_peft
 from espnet_peft.ops import fused
-from espnet_peft.bin.benchmark import ARCH, forward_time, make_batch, setup_ours
-from espnet_peft.bin.count_params import build_base
+from espnet_peft.integration.benchmark import ARCH, forward_time, make_batch, setup_ours
+from espnet_peft.integration.arch import build_base
 
 
 def main() -> None:

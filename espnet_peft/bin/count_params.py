@@ -18,81 +18,8 @@ Transformer encoder).
 """
 
 import argparse
-import copy
 import json
 import logging
-
-import yaml
-
-
-def build_base(task: str, config: str, vocab_size=None, device=None):
-    """The model of ``config`` with random weights (or none, on ``device="meta"``)."""
-    import torch
-
-    from espnet_peft.integration.tasks import task_class
-
-    with open(config, encoding="utf-8") as f:
-        conf = yaml.safe_load(f)
-    size = vocab_size or conf.pop("vocab_size", None)
-    if not conf.get("token_list"):
-        if not size:
-            raise SystemExit(f"{config} has no token_list; give --vocab_size")
-        specials = ["<blank>", "<unk>", "<na>", "<nolang>", "<notimestamps>", "<sop>", "<sos>", "<eos>", "<sos/eos>"]
-        conf["token_list"] = specials[:2] + [f"tok{i}" for i in range(size - len(specials))] + specials[2:]
-    conf.setdefault("token_type", "bpe")
-    conf.setdefault("bpemodel", None)
-    conf.setdefault("input_size", None)
-    task_cls = task_class(task)
-    parser = task_cls.get_parser()
-    args = parser.parse_args([])
-    for key, value in conf.items():
-        setattr(args, key, value)
-    with torch.device(device or torch.get_default_device()):
-        return task_cls.build_model(args)
-
-
-def targets_present(model, patterns):
-    """The patterns that select at least one module of ``model``."""
-    from espnet_peft.core.targets import pattern_matches
-
-    names = [n for n, _ in model.named_modules() if n]
-    return [p for p in patterns if any(pattern_matches(p, n) for n in names)]
-
-
-def with_targets(name: str, conf: dict, targets) -> dict:
-    """``conf`` with ``target_modules`` = ``targets`` where the method selects Linear
-    layers by pattern (its default is the attention/feed-forward list) and ``conf``
-    names none; bottleneck and full choose their own tensors."""
-    import dataclasses
-
-    import espnet_peft
-    from espnet_peft.core.config import DEFAULT_TARGET_MODULES
-
-    fields = {f.name: f for f in dataclasses.fields(espnet_peft.get_method(name).config_cls)}
-    field = fields.get("target_modules")
-    if targets is None or "target_modules" in conf or field is None \
-            or field.default_factory() != DEFAULT_TARGET_MODULES:
-        return conf
-    return dict(conf, target_modules=list(targets))
-
-
-def count_method(base, name: str, conf: dict) -> dict:
-    """Adapted layers, trainable parameters and adapted model size of ``name`` on a copy
-    of ``base`` (a meta-device base stays on the meta device)."""
-    import torch
-
-    import espnet_peft
-    from espnet_peft.core.inject import adapted_model_size
-
-    model = copy.deepcopy(base)
-    device = next(base.parameters()).device
-    with torch.device(device):
-        espnet_peft.inject_adapters(model, name, **conf)
-    espnet_peft.mark_only_adapters_trainable(model)
-    trainable, _ = espnet_peft.count_parameters(model)
-    return {"layers": sum(1 for _ in espnet_peft.adapter_layers(model)), "trainable": trainable,
-            # Parameters the adapted model computes with (semiorth's factors replace W0).
-            "size": adapted_model_size(model)}
 
 
 def main(cmd=None):
@@ -112,6 +39,8 @@ def main(cmd=None):
     logging.basicConfig(level=logging.WARNING)
 
     import espnet_peft
+    from espnet_peft.core.param_counts import count_method, targets_present, with_targets
+    from espnet_peft.integration.arch import build_base
 
     methods = [(name, json.loads(conf_json)) for name, conf_json in args.method]
     rows = {}

@@ -114,6 +114,17 @@ class AdapterModule(nn.Module):
     def regularization_loss(self) -> Optional[torch.Tensor]:
         return None
 
+    # ----- learned rank distribution (methods whose catalog card has reports_ranks) ---
+    def rank_values(self) -> Tuple[torch.Tensor, Optional[int]]:
+        """Per-rank magnitudes and the rank the method keeps (None: decided model-wide
+        from the magnitudes; ``espnet_peft.methods.rank_report``)."""
+        raise NotImplementedError(f"{self.method} adapters do not learn a rank distribution")
+
+    @classmethod
+    def rank_records(cls, tensors, where: str) -> List[Tuple[str, Tuple[int, int], torch.Tensor, Optional[int]]]:
+        """(name, (out, in), magnitudes, rank) per layer from an adapter file's tensors."""
+        raise ValueError(f"{where}: a {cls.method} adapter file alone does not give its rank distribution")
+
     # ----- merge / unmerge -------------------------------------------------------
     @torch.no_grad()
     def merge(self) -> None:

@@ -1,9 +1,15 @@
-"""Name -> (config class, layer class) for every adapter method."""
+"""Name -> (config class, layer class) for every adapter method.
+
+Each method module registers itself (``register_method``). The modules are imported on
+the first lookup: the package root installs that loader (``on_first_lookup``), so that
+importing ``espnet_peft`` -- and the torch-free method catalog -- imports no method (and
+no torch) until a method is needed.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, Type
+from typing import Callable, Dict, List, Type
 
 
 @dataclass(frozen=True)
@@ -14,6 +20,18 @@ class MethodSpec:
 
 
 METHODS: Dict[str, MethodSpec] = {}
+_loaders: List[Callable[[], None]] = []
+
+
+def on_first_lookup(loader: Callable[[], None]) -> None:
+    """Run ``loader`` (which imports the method modules) before the first lookup."""
+    _loaders.append(loader)
+
+
+def registered_methods() -> Dict[str, MethodSpec]:
+    while _loaders:
+        _loaders.pop(0)()
+    return METHODS
 
 
 def register_method(name: str, config_cls: type):
@@ -26,6 +44,7 @@ def register_method(name: str, config_cls: type):
 
 
 def get_method(name: str) -> MethodSpec:
-    if name not in METHODS:
-        raise ValueError(f"unknown adapter method '{name}'; available: {sorted(METHODS)}")
-    return METHODS[name]
+    methods = registered_methods()
+    if name not in methods:
+        raise ValueError(f"unknown adapter method '{name}'; available: {sorted(methods)}")
+    return methods[name]

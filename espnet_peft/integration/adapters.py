@@ -14,7 +14,7 @@ import torch
 
 from espnet_peft.core.adapter_tensors import adapter_layers
 from espnet_peft.core.inject import adapter_regularization, inject_adapters, mark_only_adapters_trainable
-from espnet_peft.core.registry import METHODS
+from espnet_peft.core.registry import registered_methods
 
 ESPNET_BUILTIN_LORA = "espnet_lora"
 
@@ -51,9 +51,9 @@ def register_espnet_adapters() -> None:
     table = ca.create_adapter_fn_table
     if ESPNET_BUILTIN_LORA not in table and "lora" in table:
         table[ESPNET_BUILTIN_LORA] = table["lora"]
-    for name in METHODS:
+    for name in registered_methods():
         table[name] = _adapter_fn(name)
 
 
 def is_peft_method(name: Optional[str]) -> bool:
-    return name in METHODS
+    return name in registered_methods()

@@ -12,6 +12,7 @@ from espnet_peft.core.atomic import atomic_write
 from espnet_peft.core.fingerprint import base_fingerprint
 from espnet_peft.core.inject import added_parameter_count, count_parameters
 from espnet_peft.core.memory import peak_rss_mb
+from espnet_peft.methods.catalog import FULL
 
 FINGERPRINT_FILE = "base_fingerprint.safetensors"
 
@@ -42,7 +43,7 @@ def write_run_summary(model, trainer_options, output_dir: Path, wall_s: float) -
     trainable, total = count_parameters(model)
     adapter = str(getattr(trainer_options, "adapter", "")) if getattr(trainer_options, "use_adapter", False) else ""
     summary = {
-        "method": adapter.replace("espnet_peft.", "") if adapter else "full",
+        "method": adapter.replace("espnet_peft.", "") if adapter else FULL,
         "trainable_params": trainable,
         "total_params": total,
         "base_params": total - added_parameter_count(model),

@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 from espnet_peft.core.inject import initialize_adapters
-from espnet_peft.core.registry import METHODS
+from espnet_peft.core.registry import registered_methods
 from espnet_peft.integration.adapters import is_peft_method
 from espnet_peft.integration.run_files import write_fingerprint, write_run_summary
 
@@ -94,7 +94,7 @@ def peft_task(task_cls):
             for action in parser._actions:
                 if action.dest == "adapter":
                     action.choices = sorted(create_adapter_fn_table)
-                    action.help = "Adapter name (espnet_peft methods: " + ", ".join(sorted(METHODS)) + ")"
+                    action.help = "Adapter name (espnet_peft methods: " + ", ".join(sorted(registered_methods())) + ")"
             return parser
 
     # Module-level names so that the classes pickle (ESPnet spawns one process per GPU).

@@ -1,10 +1,14 @@
-"""One module per adapter method; importing this package registers every module that
-declares a catalog ``CARD`` (``espnet_peft.methods.catalog``)."""
+"""One module per adapter method, each declaring a catalog ``CARD``
+(``espnet_peft.methods.catalog``) and registering its layer. Importing this package
+imports no method: ``import_all`` does, on the registry's first lookup."""
 
 import importlib
 
 from espnet_peft.methods.catalog import cards
 
-for _card in cards().values():
-    if _card.module != "espnet_peft.methods.catalog":  # the zero-shot reference is no method
-        importlib.import_module(_card.module)
+
+def import_all() -> None:
+    """Import (and so register) every module that declares a ``CARD``."""
+    for card in cards().values():
+        if card.module != "espnet_peft.methods.catalog":  # the zero-shot reference is no method
+            importlib.import_module(card.module)

@@ -56,7 +56,7 @@ from __future__ import annotations
 import logging
 import weakref
 from dataclasses import dataclass
-from typing import List, Optional
+from typing import Optional
 
 import torch
 import torch.nn as nn
@@ -288,9 +288,14 @@ class AdaLoRALinear(AdapterLinear):
         """Number of triplets the current allocation keeps."""
         return int((self.adalora_mask > 0).sum())
 
-    def singular_values(self) -> List[float]:
-        """|Lambda_i| for every triplet (masked ones are 0)."""
-        return self.lora_E.detach().abs().view(-1).float().tolist()
+    def rank_values(self):
+        return self.lora_E.detach().view(-1), self.rank
+
+    @classmethod
+    def rank_records(cls, tensors, where: str):
+        names = [k[: -len(".lora_E")] for k in tensors if k.endswith(".lora_E")]
+        return [(n, (int(tensors[f"{n}.lora_B"].shape[0]), int(tensors[f"{n}.lora_A"].shape[1])),
+                 tensors[f"{n}.lora_E"].view(-1), int((tensors[f"{n}.adalora_mask"] > 0).sum())) for n in names]
 
     @torch.no_grad()
     def update_importance(self, beta1: float, beta2: float) -> None:

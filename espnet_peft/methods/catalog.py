@@ -31,6 +31,11 @@ from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 ZERO_SHOT = "zero_shot"
+# Full fine-tuning (methods/full.py): the reference the tables' "gap to full FT" column
+# compares against, and what a run without an adapter is.
+FULL = "full"
+# The method the benchmark also gives every ratio against ("vs_our_lora").
+BENCHMARK_REFERENCE = "lora"
 _ZERO_SHOT_CARD = {"name": ZERO_SHOT, "display": "zero-shot", "order": 0, "color": "#7f7f7f",
                    "marker": "x", "group": "reference"}
 _FIELDS = {"name", "display", "order", "color", "marker", "group", "hyperparameters",
@@ -92,6 +97,16 @@ def cards() -> Dict[str, MethodCard]:
 def method_names(group: Optional[str] = None) -> List[str]:
     """The methods (not zero-shot) in table order; only those of ``group`` if given."""
     return [n for n, c in cards().items() if n != ZERO_SHOT and (group is None or c.group == group)]
+
+
+def reference_methods() -> List[str]:
+    """The rows every table starts with: the base unchanged and full fine-tuning."""
+    return [ZERO_SHOT, FULL]
+
+
+def rank_methods() -> List[str]:
+    """The methods whose layers report a learned rank distribution (``reports_ranks``)."""
+    return [n for n, c in cards().items() if c.reports_ranks]
 
 
 def card(name: str) -> Optional[MethodCard]:

@@ -83,6 +83,15 @@ class S2LoRALinear(AdapterLinear):
             return None
         return self.shared.lora_A, self.shared.lora_B, torch.diag(self.s2lora_lambda), self.scaling, None
 
+    def rank_values(self):
+        return self.s2lora_lambda.detach(), None
+
+    @classmethod
+    def rank_records(cls, tensors, where: str):
+        raise ValueError(
+            f"{where}: an S2-LoRA adapter file does not record the shape of each layer; give the "
+            "training config as well (--config CONFIG --model_file ADAPTER_FILE)")
+
     def regularization_loss(self):
         if self.l1_weight == 0:
             return None

@@ -17,7 +17,7 @@ import torch
 import espnet_peft
 from espnet_peft.bin import export_adapter, merge
 from espnet_peft.integration.run_files import FINGERPRINT_FILE, read_fingerprint
-from espnet_peft.checkpoint.adapter_file import check_fingerprint, base_fingerprint
+from espnet_peft.core.fingerprint import base_fingerprint, check_fingerprint
 from helpers.espnet_recipe import data_args, decode, make_experiment, read_hyps, train
 
 pytestmark = pytest.mark.skipif(

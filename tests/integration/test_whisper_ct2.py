@@ -19,6 +19,7 @@ import yaml
 import whisper.model as whisper_model  # tools/install.sh installs openai-whisper
 
 from espnet_peft.bin import convert_ct2_whisper
+from espnet_peft.convert import whisper_files
 from espnet_peft.convert.ct2_format import CT2FormatError, read_ct2_model, write_ct2_model
 from espnet_peft.convert.ct2_whisper import openai_to_ct2
 
@@ -176,8 +177,8 @@ def test_real_whisper_base_encoder_matches_ctranslate2(tmp_path):
     import ctranslate2
     import numpy as np
 
-    parts, tokenizer_json = convert_ct2_whisper.installed_model_files()
-    dims = convert_ct2_whisper.convert(parts, tmp_path / "conv", None)
+    parts, tokenizer_json = whisper_files.installed_model_files()
+    dims = whisper_files.convert(parts, tmp_path / "conv", None)
     assert dims == dict(n_mels=80, n_audio_ctx=1500, n_audio_state=512, n_audio_head=8, n_audio_layer=6,
                         n_vocab=51865, n_text_ctx=448, n_text_state=512, n_text_head=8, n_text_layer=6)
     ct2_dir = tmp_path / "ct2"

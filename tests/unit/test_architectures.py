@@ -21,7 +21,8 @@ import yaml
 
 import espnet_peft
 from helpers.matrix import METHOD_CONFIGS, METHOD_NAMES
-from espnet_peft.bin.count_params import build_base, targets_present, with_targets
+from espnet_peft.core.param_counts import targets_present, with_targets
+from espnet_peft.integration.arch import build_base
 from espnet_peft.checkpoint.adapter_file import read_adapter_file
 
 CONF = Path(__file__).resolve().parents[2] / "egs2/TEMPLATE/peft1/conf"

@@ -327,7 +327,7 @@ def test_baselines_train_save_adapter_only_and_decode_with_espnet(tmp_path):
     merge. (``full`` as a method: its adapter-only checkpoint is the whole model.)"""
     import yaml
 
-    from espnet_peft.bin.count_params import build_base
+    from espnet_peft.integration.arch import build_base
     from helpers.espnet_recipe import MODEL_CONFIG, data_args, make_experiment, read_hyps
 
     exp = make_experiment(tmp_path)
@@ -409,7 +409,7 @@ def demo_base(tmp_path_factory):
     """The mini_synth demo's base architecture (random weights), built from its config."""
     import yaml
 
-    from espnet_peft.bin.count_params import build_base
+    from espnet_peft.integration.arch import build_base
 
     base_conf = yaml.safe_load((RECIPE_CONF / "train_base.yaml").read_text())
     base_conf["normalize"] = None  # global_mvn needs the recipe's statistics file

@@ -8,6 +8,7 @@ import torch
 
 import espnet_peft
 from espnet_peft.bin import dump_ranks
+from espnet_peft.methods.rank_report import natural_key, rank_report
 from helpers.matrix import METHOD_CONFIGS, TARGETS, adapted_copy
 
 
@@ -32,7 +33,7 @@ def test_adalora_file_dump_matches_the_allocation(base_model, inputs, tmp_path):
     report = json.loads(out.read_text())
 
     assert set(report) == {"method", "layers"} and report["method"] == "adalora"
-    layers = sorted(espnet_peft.adapter_layers(model), key=lambda item: dump_ranks.natural_key(item[0]))
+    layers = sorted(espnet_peft.adapter_layers(model), key=lambda item: natural_key(item[0]))
     assert [entry["name"] for entry in report["layers"]] == [n for n, _ in layers]
     for entry, (name, layer) in zip(report["layers"], layers):
         assert set(entry) == {"name", "shape", "rank", "values"}
@@ -42,7 +43,7 @@ def test_adalora_file_dump_matches_the_allocation(base_model, inputs, tmp_path):
     # After the final allocation the ranks add up to the target budget, unevenly.
     ranks = [entry["rank"] for entry in report["layers"]]
     assert sum(ranks) == METHOD_CONFIGS["adalora"]["target_r"] * len(ranks)
-    from_model = dump_ranks.rank_report(model)
+    from_model = rank_report(model)
     assert sorted(from_model["layers"], key=lambda e: e["name"]) == \
         sorted(report["layers"], key=lambda e: e["name"])
 
@@ -53,13 +54,13 @@ def test_s2lora_ranks_count_coefficients_above_the_threshold(base_model, tmp_pat
     with torch.no_grad():
         lambdas["blocks.0.linear_q"].copy_(torch.tensor([2.0, -0.5, 0.01, 0.0]))
         lambdas["blocks.1.w_2"].copy_(torch.tensor([0.03, 0.0, -0.001, 0.1]))
-    report = dump_ranks.rank_report(model)  # cut: 1e-2 x max |lambda| (2.0) = 0.02
+    report = rank_report(model)  # cut: 1e-2 x max |lambda| (2.0) = 0.02
     by_name = {e["name"]: e for e in report["layers"]}
     assert by_name["blocks.0.linear_q"]["rank"] == 2
     assert by_name["blocks.0.linear_q"]["values"] == pytest.approx([2.0, 0.5, 0.01, 0.0])
     assert by_name["blocks.1.w_2"]["rank"] == 2 and by_name["blocks.1.w_2"]["shape"] == [12, 20]
     assert by_name["blocks.0.w_1"]["rank"] == 4 and by_name["blocks.0.w_1"]["shape"] == [20, 12]
-    absolute = {e["name"]: e["rank"] for e in dump_ranks.rank_report(model, 0.005, absolute=True)["layers"]}
+    absolute = {e["name"]: e["rank"] for e in rank_report(model, 0.005, absolute=True)["layers"]}
     assert absolute["blocks.0.linear_q"] == 3 and absolute["blocks.1.w_2"] == 2
 
     path = espnet_peft.save_adapter(model, tmp_path / "s2lora.safetensors")
