@@ -1,7 +1,9 @@
 """Result plots, one function per plot; each writes ``<stem>.png`` and ``<stem>.pdf`` and
 returns their paths (None when there is nothing to draw). Input rows are those of
-``espnet_peft.results.scan.collect`` for one base model. Runs without a number
-(failed, missing, not decoded) cannot be drawn; each panel says how many it left out.
+``espnet_peft.results.scan.collect`` for one base model; each method is drawn in its
+card's colour and marker and named by its display name (``espnet_peft.methods.catalog``).
+Runs without a number (failed, missing, not decoded) cannot be drawn; each panel says how
+many it left out.
 """
 
 from __future__ import annotations
@@ -13,14 +15,14 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 from matplotlib import colormaps
 
-from espnet_peft.results.scan import METHOD_ORDER
+from espnet_peft.methods import catalog
+from espnet_peft.methods.catalog import FULL, ZERO_SHOT, color, marker
 from espnet_peft.results import ranks as rank_files
 from espnet_peft.results.curves import Curves
 from espnet_peft.results.labels import hp_text, method_name
-from espnet_peft.results.style import color, figure, marker, save, styled
+from espnet_peft.results.schema import Row
+from espnet_peft.results.style import figure, save, styled
 from espnet_peft.results.tables import metric_name
-
-Row = Dict[str, object]
 
 
 def _is_num(value) -> bool:
@@ -40,7 +42,7 @@ def _domains_with_numbers(rows: Sequence[Row]) -> Tuple[List[str], Dict[str, str
 
 def _methods(rows: Sequence[Row]) -> List[str]:
     present = list(dict.fromkeys(str(r["method"]) for r in rows))
-    return sorted(present, key=lambda m: (METHOD_ORDER.index(m) if m in METHOD_ORDER else 99, m))
+    return sorted(present, key=catalog.order_key)
 
 
 def _left_out(rows: Sequence[Row], drawn: Sequence[Row]) -> str:
@@ -65,12 +67,23 @@ def _no_data_caption(fig, empty: Dict[str, str]) -> None:
                       color="#b22222")
 
 
+def _domain_panels(rows: Sequence[Row]):
+    """(figure, axes, domains): one panel per target domain with numbers, the others named
+    below; None when no domain has any."""
+    domains, empty = _domains_with_numbers(rows)
+    if not domains:
+        return None
+    fig, axes = figure(len(domains))
+    _no_data_caption(fig, empty)
+    return fig, axes, domains
+
+
 def _figure_legend(fig, axes) -> None:
     handles: Dict[str, object] = {}
     for ax in np.ravel(axes):
         for handle, label in zip(*ax.get_legend_handles_labels()):
             handles.setdefault(label, handle)
-    order = [method_name(m) for m in METHOD_ORDER]
+    order = [method_name(m) for m in catalog.cards()]
     labels = sorted(handles, key=lambda label: next((i for i, name in enumerate(order)
                                                      if label == name or label.startswith(name + " (")),
                                                     len(order)))
@@ -94,19 +107,19 @@ def _off_scale(value: float, ys: Sequence[float]) -> bool:
 
 def _off_scale_note(ax, text: str) -> None:
     ax.annotate(text, xy=(0.5, 1.0), xycoords="axes fraction", ha="center", va="bottom", fontsize=8,
-                color=color("zero_shot"))
+                color=color(ZERO_SHOT))
 
 
 def _zero_shot_line(ax, rows: Sequence[Row], ys: Sequence[float]) -> List[Row]:
     """The zero-shot target WER as a dotted line, or as a note when it lies far above the
     adapted runs (a line there would squash them)."""
-    zs = [r for r in rows if r["method"] == "zero_shot" and _is_num(r["target_wer"])]
+    zs = [r for r in rows if r["method"] == ZERO_SHOT and _is_num(r["target_wer"])]
     for r in zs:
         wer = r["target_wer"]
         if _off_scale(wer, ys):
             _off_scale_note(ax, f"zero-shot {wer:.1f} % (off scale) ↑")
         else:
-            ax.axhline(wer, ls=":", color=color("zero_shot"), label=method_name("zero_shot"))
+            ax.axhline(wer, ls=":", color=color(ZERO_SHOT), label=method_name(ZERO_SHOT))
     return zs
 
 
@@ -115,11 +128,10 @@ def wer_vs_params(rows: Sequence[Row], stem: Path, title: str = "") -> Optional[
     """Target test WER against trainable parameters (log x), one panel per target domain:
     one marker per run, runs of one method joined, the efficiency frontier dashed, the
     zero-shot WER as a dotted line."""
-    domains, empty = _domains_with_numbers(rows)
-    if not domains:
+    panels = _domain_panels(rows)
+    if panels is None:
         return None
-    fig, axes = figure(len(domains))
-    _no_data_caption(fig, empty)
+    fig, axes, domains = panels
     drawn_any = False
     for ax, domain in zip(axes[0], domains):
         drs = [r for r in rows if r["domain"] == domain]
@@ -132,7 +144,7 @@ def wer_vs_params(rows: Sequence[Row], stem: Path, title: str = "") -> Optional[
                 continue
             xs, ys = [r["trainable_params"] for r in pts], [r["target_wer"] for r in pts]
             ax.plot(xs, ys, marker=marker(method), color=color(method), ls="-" if len(pts) > 1 else "none",
-                    ms=8 if method == "full" else 6, label=method_name(method))
+                    ms=8 if method == FULL else 6, label=method_name(method))
             drawn += pts
             points += list(zip(xs, ys))
         front = pareto_front(points)
@@ -162,28 +174,27 @@ def _finish(fig, axes, drawn_any: bool, title: str, stem: Path) -> Optional[List
 def learning_vs_forgetting(rows: Sequence[Row], stem: Path, title: str = "") -> Optional[List[Path]]:
     """Target test WER (learning) against source test WER (forgetting), one panel per
     target domain; the zero-shot source WER (no forgetting) as a dotted line."""
-    domains, empty = _domains_with_numbers(rows)
-    if not domains:
+    panels = _domain_panels(rows)
+    if panels is None:
         return None
-    fig, axes = figure(len(domains))
-    _no_data_caption(fig, empty)
+    fig, axes, domains = panels
     drawn_any = False
     for ax, domain in zip(axes[0], domains):
         drs = [r for r in rows if r["domain"] == domain]
         drawn = [r for r in drs if _is_num(r["target_wer"]) and _is_num(r["source_wer"])]
-        adapted = [r["target_wer"] for r in drawn if r["method"] != "zero_shot"]
+        adapted = [r["target_wer"] for r in drawn if r["method"] != ZERO_SHOT]
         for method in _methods(drawn):
             pts = [r for r in drawn if r["method"] == method]
-            if method == "zero_shot" and all(_off_scale(r["target_wer"], adapted) for r in pts):
+            if method == ZERO_SHOT and all(_off_scale(r["target_wer"], adapted) for r in pts):
                 for r in pts:  # far above the adapted runs: a note, and its source WER as the line below
                     _off_scale_note(ax, f"zero-shot: target {r['target_wer']:.1f} % (off scale) ↑, "
                                         f"source {r['source_wer']:.1f} %")
                 continue
             ax.scatter([r["source_wer"] for r in pts], [r["target_wer"] for r in pts], marker=marker(method),
-                       color=color(method), s=60 if method == "full" else 36, label=method_name(method))
+                       color=color(method), s=60 if method == FULL else 36, label=method_name(method))
         for r in drawn:
-            if r["method"] == "zero_shot":
-                ax.axvline(r["source_wer"], ls=":", color=color("zero_shot"), lw=1)
+            if r["method"] == ZERO_SHOT:
+                ax.axvline(r["source_wer"], ls=":", color=color(ZERO_SHOT), lw=1)
         drawn_any = drawn_any or bool(drawn)
         unit = metric_name(drs)
         _xlabel(ax, f"source test {unit} (%)  (forgetting →)", drs, drawn)
@@ -192,44 +203,52 @@ def learning_vs_forgetting(rows: Sequence[Row], stem: Path, title: str = "") -> 
     return _finish(fig, axes, drawn_any, title, stem)
 
 
+def sweep_plots() -> List[Tuple[str, str]]:
+    """(method, plot name) for every method whose card names a ``sweep_plot``, in catalog
+    order; the name is the method's and the swept key's first word (``budget_ratio``:
+    ``<method>_budget``)."""
+    return [(name, f"{name}_{card.sweep_plot['key'].split('_')[0]}")
+            for name, card in catalog.cards().items() if card.sweep_plot]
+
+
 @styled
-def budget_sweep(rows: Sequence[Row], stem: Path, title: str = "") -> Optional[List[Path]]:
-    """SSVD-O: target and source test WER against the budget ratio (share of the
-    rotation parameters on the outer, output side); one line per setting of the other
-    hyperparameters. None unless SSVD-O ran with at least two budget ratios."""
-    sweep = [r for r in rows if r["method"] == "ssvd_o" and _is_num(r["hyperparameters"].get("budget_ratio"))]
-    if len({r["hyperparameters"]["budget_ratio"] for r in sweep}) < 2:
+def hyperparameter_sweep(rows: Sequence[Row], method: str, stem: Path, title: str = "") -> Optional[List[Path]]:
+    """One method's target and source test WER against the hyperparameter that its card's
+    ``sweep_plot`` names (x axis: the card's label); one line per setting of the other
+    hyperparameters. None unless the method ran with at least two values of it."""
+    card = catalog.card(method)
+    if card is None or not card.sweep_plot:
+        raise ValueError(f"{method!r}: its method card names no sweep_plot")
+    key, label = card.sweep_plot["key"], card.sweep_plot["label"]
+    sweep = [r for r in rows if r["method"] == method and _is_num(r["hyperparameters"].get(key))]
+    if len({r["hyperparameters"][key] for r in sweep}) < 2:
         return None
-    domains = [d for d in _domains(sweep) if any(r["domain"] == d and _is_num(r["target_wer"]) for r in sweep)]
-    empty = {d: _left_out([r for r in sweep if r["domain"] == d], []) for d in _domains(sweep) if d not in domains}
-    if not domains:
+    panels = _domain_panels(sweep)
+    if panels is None:
         return None
-    fig, axes = figure(len(domains))
-    _no_data_caption(fig, empty)
+    fig, axes, domains = panels
+
+    def others(r: Row) -> str:
+        return hp_text({k: v for k, v in r["hyperparameters"].items() if k != key})
+
     for ax, domain in zip(axes[0], domains):
         drs = [r for r in sweep if r["domain"] == domain]
-        settings = list(dict.fromkeys(hp_text({k: v for k, v in r["hyperparameters"].items()
-                                               if k != "budget_ratio"}) for r in drs))
+        settings = list(dict.fromkeys(others(r) for r in drs))
         drawn = []
         for i, setting in enumerate(settings):
-            pts = sorted((r for r in drs if hp_text({k: v for k, v in r["hyperparameters"].items()
-                                                     if k != "budget_ratio"}) == setting),
-                         key=lambda r: r["hyperparameters"]["budget_ratio"])
+            pts = sorted((r for r in drs if others(r) == setting), key=lambda r: r["hyperparameters"][key])
             suffix = f" ({setting})" if len(settings) > 1 else ""
-            for key, ls, what in (("target_wer", "-", "target"), ("source_wer", "--", "source")):
-                good = [r for r in pts if _is_num(r[key])]
+            for wer, ls, what in (("target_wer", "-", "target"), ("source_wer", "--", "source")):
+                good = [r for r in pts if _is_num(r[wer])]
                 if good:
-                    ax.plot([r["hyperparameters"]["budget_ratio"] for r in good], [r[key] for r in good],
+                    ax.plot([r["hyperparameters"][key] for r in good], [r[wer] for r in good],
                             ls=ls, marker="o" if what == "target" else "s", color=f"C{i}",
                             label=f"{what} test{suffix}")
             drawn += [r for r in pts if _is_num(r["target_wer"])]
-        _xlabel(ax, "budget ratio (outer share)", drs, drawn)
+        _xlabel(ax, label, drs, drawn)
         ax.set_ylabel(f"test {metric_name(drs)} (%)")
-        ax.set_title(f"SSVD-O, target: {domain}")
-    _figure_legend(fig, axes)
-    if title:
-        fig.suptitle(title)
-    return save(fig, stem)
+        ax.set_title(f"{method_name(method)}, target: {domain}")
+    return _finish(fig, axes, True, title, stem)
 
 
 @styled
@@ -247,8 +266,7 @@ def training_curves(runs: Sequence[Tuple[Row, Curves]], stem: Path, title: str =
         for r, _ in druns:
             per_method[r["method"]] = per_method.get(r["method"], 0) + 1
         seen: Dict[str, int] = {}
-        for r, c in sorted(druns, key=lambda rc: METHOD_ORDER.index(rc[0]["method"])
-                           if rc[0]["method"] in METHOD_ORDER else 99):
+        for r, c in sorted(druns, key=lambda rc: catalog.order_key(rc[0]["method"])):
             n = seen[r["method"]] = seen.get(r["method"], -1) + 1
             label = method_name(r["method"])
             if per_method[r["method"]] > 1:
@@ -294,8 +312,8 @@ def _heatmap_panel(ax, layers, types, cells, vmax: float, fmt: str):
 def rank_heatmap(rank_data: Sequence[Tuple[str, dict]], stem: Path, title: str = "") -> Optional[List[Path]]:
     """Learned rank (top row) and mean coefficient magnitude |values| relative to the
     largest (bottom row) per layer (rows) and matrix type (columns); one column of panels
-    per (name, rank file content) in the given order (S2-LoRA's next to AdaLoRA's), one
-    colour scale per row; grey = not adapted."""
+    per (name, rank file content) in the given order (the writers': per target domain, in
+    catalog order), one colour scale per row; grey = not adapted."""
     if not rank_data:
         return None
     ranks = [(name, data, *rank_files.rank_grid(data, "rank")) for name, data in rank_data]

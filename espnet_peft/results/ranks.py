@@ -1,8 +1,8 @@
 """Learned rank distributions (``espnet_peft.bin.dump_ranks`` output) as a layer x matrix
 type grid for the rank heatmap.
 
-Schema: {"method": "s2lora"|"adalora", "layers": [{"name": str, "shape": [out, in],
-"rank": int, "values": [float, ...]}]}. A name such as
+Schema: {"method": <a method whose card has ``reports_ranks``>, "layers": [{"name": str,
+"shape": [out, in], "rank": int, "values": [float, ...]}]}. A name such as
 ``encoder.encoders.3.self_attn.linear_q`` splits at its block index into the layer
 (``encoder.encoders.3``) and the matrix type (``self_attn.linear_q``); a name without a
 block index (``decoder.output_layer``) is a layer of its own, of type ``other``.
@@ -15,19 +15,21 @@ import re
 from pathlib import Path
 from typing import Dict, List, Tuple
 
-METHODS = ("s2lora", "adalora")
+from espnet_peft.methods import catalog
+
 _BLOCK = re.compile(r"^(?P<layer>.+?\.\d+)\.(?P<type>.+)$")
 
 
 def load_ranks(path) -> dict:
     """Read and check one rank file; errors name the file and the field."""
     path = Path(path)
+    methods = tuple(catalog.rank_methods())
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as e:
         raise ValueError(f"{path}: cannot read rank JSON ({e})") from e
-    if not isinstance(data, dict) or data.get("method") not in METHODS:
-        raise ValueError(f"{path}: 'method' must be one of {METHODS}, got {data.get('method') if isinstance(data, dict) else data!r}")
+    if not isinstance(data, dict) or data.get("method") not in methods:
+        raise ValueError(f"{path}: 'method' must be one of {methods}, got {data.get('method') if isinstance(data, dict) else data!r}")
     layers = data.get("layers")
     if not isinstance(layers, list) or not layers:
         raise ValueError(f"{path}: 'layers' must be a non-empty list")

@@ -26,18 +26,10 @@ from typing import Dict, List, Optional, Tuple
 
 import yaml
 
-from espnet_peft.recipe.config import TAG_KEYS
+from espnet_peft.methods import catalog
+from espnet_peft.results.schema import (FAILED, MISSING, NOT_DECODED, NOT_SCORED, NOT_TRAINED, OK,
+                                        UNFINISHED)
 
-METHOD_ORDER = ["zero_shot", "full", "bitfit", "lora", "dora", "pissa", "ssvd", "ssvd_o", "s2lora", "adalora",
-                "vera", "bottleneck", "semiorth"]
-REFERENCE_METHODS = ("zero_shot", "full")
-OK = "ok"
-# Statuses, in the words the tables print.
-FAILED, UNFINISHED, NOT_TRAINED, MISSING = "failed", "unfinished", "not trained", "missing"
-NOT_DECODED, NOT_SCORED = "not decoded", "not scored"
-COLUMNS = ["model", "domain", "method", "tag", "hyperparameters", "status", "trainable_params",
-           "trainable_pct", "base_params", "dev_wer", "target_wer", "source_wer", "gap_to_full_pct",
-           "train_time_s", "peak_mem_mb", "exp_dir", "note"]
 _ERROR_LINE = re.compile(r"^\s*([A-Za-z_][\w.]*(Error|Exception|Interrupt)\b.*|.*\bERROR\b.*)$")
 
 
@@ -51,14 +43,14 @@ def read_json(path: Path) -> Optional[dict]:
 
 
 def hyperparameters(conf: Optional[dict]) -> Dict[str, object]:
-    """The key hyperparameters of a training config: the adapter_conf keys that name an
-    experiment (``TAG_KEYS``) and the learning rate, in that order."""
+    """The key hyperparameters of a training config: the adapter_conf keys that name a run
+    of its method (the catalog's ``tag_keys``) and the learning rate, in that order."""
     if not conf:
         return {}
     out: Dict[str, object] = {}
     if conf.get("use_adapter"):
         adapter_conf = conf.get("adapter_conf") or {}
-        out.update((k, adapter_conf[k]) for k in TAG_KEYS if k in adapter_conf)
+        out.update((k, adapter_conf[k]) for k in catalog.tag_keys(conf.get("adapter")) if k in adapter_conf)
         if out.get("k") is not None:  # an explicit k overrides k_fraction
             out.pop("k_fraction", None)
     lr = (conf.get("optim_conf") or {}).get("lr")
@@ -192,7 +184,7 @@ def _grid_missing(rows: List[Dict[str, object]], exp_dir: Path, model: str) -> L
     """A configuration run on one target domain but not on another is missing there."""
     domains = list(dict.fromkeys(r["domain"] for r in rows))
     have = {(r["domain"], r["method"], r["tag"]) for r in rows}
-    configs = {(r["method"], r["tag"]): r for r in rows if r["method"] != "zero_shot"}
+    configs = {(r["method"], r["tag"]): r for r in rows if r["method"] != catalog.ZERO_SHOT}
     out = []
     for (method, tag), example in configs.items():
         for domain in domains:
@@ -215,14 +207,14 @@ def _sort_key(row, domains: List[str]):
     values = tuple((0, float(v), "") if isinstance(v, (int, float)) else (1, 0.0, str(v))
                    for v in row["hyperparameters"].values())
     return (domains.index(domain) if domain in domains else len(domains), domain,
-            METHOD_ORDER.index(method) if method in METHOD_ORDER else 99, method, values, row["tag"])
+            *catalog.order_key(method), values, row["tag"])
 
 
 def add_gap_to_full(rows: List[Dict[str, object]]) -> None:
     """``gap_to_full_pct``: 100 (WER - WER_full) / WER_full on the target test set, against
     the best full fine-tuning run of the same model and domain."""
     for row in rows:
-        fulls = [r["target_wer"] for r in rows if r["method"] == "full" and r["model"] == row["model"]
+        fulls = [r["target_wer"] for r in rows if r["method"] == catalog.FULL and r["model"] == row["model"]
                  and r["domain"] == row["domain"] and isinstance(r["target_wer"], (int, float))]
         wer = row["target_wer"]
         row["gap_to_full_pct"] = (round(100 * (wer - min(fulls)) / min(fulls), 3)
@@ -249,16 +241,6 @@ def collect(exp_dir, model: Optional[str] = None) -> List[Dict[str, object]]:
         row["trainable_pct"] = round(100 * t / base_params, 3) if t is not None and base_params else None
     add_gap_to_full(rows)
     # Target domains in the recipe's order (the zero-shot run lists them), others after.
-    domains = [str(d) for r in rows if r["method"] == "zero_shot" for d in [r["domain"]]]
+    domains = [str(d) for r in rows if r["method"] == catalog.ZERO_SHOT for d in [r["domain"]]]
     return sorted(rows, key=lambda r: _sort_key(r, domains))
 
-
-def main(cmd=None):
-    """Kept for ``python -m espnet_peft.results.scan``: the same as collect_results."""
-    from espnet_peft.bin.collect_results import main as collect_main
-
-    collect_main(cmd)
-
-
-if __name__ == "__main__":
-    main()

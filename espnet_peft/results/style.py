@@ -1,5 +1,6 @@
-"""Shared look of every result plot (one colour and marker per method) and the writer
-that saves a figure as PNG and PDF. Uses matplotlib's Agg backend (no display)."""
+"""Shared look of every result plot and the writer that saves a figure as PNG and PDF
+(each method's colour and marker are its card's: ``espnet_peft.methods.catalog``). Uses
+matplotlib's Agg backend (no display)."""
 
 from __future__ import annotations
 
@@ -13,30 +14,11 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-# Tableau colours, one per method, stable across plots.
-METHOD_COLORS = {"zero_shot": "#7f7f7f", "full": "#000000", "lora": "#1f77b4", "dora": "#ff7f0e",
-                 "pissa": "#2ca02c", "ssvd": "#d62728", "ssvd_o": "#9467bd", "s2lora": "#8c564b",
-                 "adalora": "#e377c2", "vera": "#bcbd22", "bitfit": "#17becf", "bottleneck": "#aec7e8",
-                 "semiorth": "#ff9896"}
-METHOD_MARKERS = {"zero_shot": "x", "full": "*", "lora": "o", "dora": "s", "pissa": "^", "ssvd": "D",
-                  "ssvd_o": "v", "s2lora": "P", "adalora": "X", "vera": "<", "bitfit": ">", "bottleneck": "h",
-                  "semiorth": "p"}
-_EXTRA_COLORS = ["#ffbb78", "#98df8a", "#c5b0d5", "#c49c94"]
 RC = {"font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9, "legend.fontsize": 8,
       "axes.grid": True, "grid.alpha": 0.3, "axes.spines.top": False, "axes.spines.right": False,
       "savefig.dpi": 150, "figure.dpi": 100}
 # No timestamps or version strings in the files: the same results give the same bytes.
 _METADATA = {"png": {"Software": None}, "pdf": {"CreationDate": None, "Creator": None, "Producer": None}}
-
-
-def color(method: str) -> str:
-    if method in METHOD_COLORS:
-        return METHOD_COLORS[method]
-    return _EXTRA_COLORS[sum(map(ord, method)) % len(_EXTRA_COLORS)]
-
-
-def marker(method: str) -> str:
-    return METHOD_MARKERS.get(method, "o")
 
 
 def styled(plot_fn):

@@ -14,12 +14,10 @@ from __future__ import annotations
 import csv
 import io
 from pathlib import Path
-from typing import Dict, List, Sequence, Tuple
+from typing import List, Sequence, Tuple
 
-from espnet_peft.results.scan import COLUMNS, REFERENCE_METHODS
 from espnet_peft.results.labels import hp_text, latex_escape, method_name, params_m
-
-Row = Dict[str, object]
+from espnet_peft.results.schema import COLUMNS, REFERENCE_METHODS, Row
 
 
 def groups(rows: Sequence[Row]) -> List[Tuple[str, str, List[Row]]]:

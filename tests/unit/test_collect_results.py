@@ -13,7 +13,7 @@ import yaml
 
 from espnet_peft.bin import collect_results
 from espnet_peft.results import scan as results
-from espnet_peft.results import curves, plots, ranks
+from espnet_peft.results import curves, plots, ranks, writers
 
 BASE_PARAMS = 3_000_000
 ESPNET_EPOCH = ("[vm] 2026-11-25 16:13:20,267 (trainer:394) INFO: {e}epoch results: [train] iter_time=0.009, "
@@ -116,7 +116,7 @@ def test_rows_keep_every_run_with_its_status(exp):
 
 def test_markdown_and_csv_show_runs_without_numbers(exp):
     rows = results.collect(exp)
-    md = collect_results.write_tables(rows, exp).read_text()
+    md = writers.write_tables(rows, exp).read_text()
     child = md.split("## base_adult: accented")[0]
     assert "| dev WER |" in child  # one child run was decoded on its dev set
     # method | hyperparameters | M | % | dev | test | source | gap | time | memory
@@ -182,7 +182,7 @@ def _latex_problems(tex: str):
 
 def test_latex_tables_are_well_formed(exp):
     rows = results.collect(exp)
-    collect_results.write_tables(rows, exp)
+    writers.write_tables(rows, exp)
     tex = (exp / "results.tex").read_text()
     assert tex.count(r"\begin{tabular}") == 2 and "\\textit{failed}" in tex and "\\textit{missing}" in tex
     assert _latex_problems(tex) == []
@@ -263,7 +263,7 @@ def test_plot_axes_name_the_error_rate_of_the_recipe(exp, tmp_path, monkeypatch)
     rows = results.collect(exp)
     plots.wer_vs_params(rows, tmp_path / "wp")
     plots.learning_vs_forgetting(rows, tmp_path / "lf")
-    plots.budget_sweep(rows, tmp_path / "bs")
+    plots.hyperparameter_sweep(rows, "ssvd_o", tmp_path / "bs")
     assert [y for _, y in labels["wp"]] == ["target test CER (%)", "target test WER (%)"]  # child, accented
     assert labels["lf"][0][0].startswith("source test CER (%)") and "target test WER" in labels["lf"][1][1]
     assert [y for _, y in labels["bs"]] == ["test CER (%)"]

@@ -1,0 +1,22 @@
+"""The result row that ``espnet_peft.results.scan`` produces and the tables and plots read:
+its fields (``COLUMNS``, the CSV's columns in order; rows also carry ``metric``, the error
+rate a run was scored by), the status words a run without numbers shows in its WER
+cells, and the reference rows every table starts with."""
+
+from __future__ import annotations
+
+from typing import Dict
+
+from espnet_peft.methods import catalog
+
+Row = Dict[str, object]
+
+COLUMNS = ["model", "domain", "method", "tag", "hyperparameters", "status", "trainable_params",
+           "trainable_pct", "base_params", "dev_wer", "target_wer", "source_wer", "gap_to_full_pct",
+           "train_time_s", "peak_mem_mb", "exp_dir", "note"]
+OK = "ok"
+# Statuses, in the words the tables print.
+FAILED, UNFINISHED, NOT_TRAINED, MISSING = "failed", "unfinished", "not trained", "missing"
+NOT_DECODED, NOT_SCORED = "not decoded", "not scored"
+# Zero-shot and full fine-tuning: a LaTeX table rules them off from the adapted runs.
+REFERENCE_METHODS = tuple(catalog.reference_methods())
