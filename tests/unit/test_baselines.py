@@ -317,6 +317,7 @@ def _run_calls(calls):
     return proc
 
 
+@pytest.mark.integration  # a real ESPnet training and decoding run (~15 s)
 @pytest.mark.skipif(__import__("shutil").which("espeak-ng") is None or __import__("shutil").which("sox") is None,
                     reason="needs espeak-ng and sox (apt-get install espeak-ng sox)")
 def test_baselines_train_save_adapter_only_and_decode_with_espnet(tmp_path):
