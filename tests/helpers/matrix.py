@@ -38,6 +38,52 @@ METHOD_PROPERTIES = {
 }
 
 
+def _rotation_size(budget: float, k: int) -> int:
+    """Largest n with n(n-1)/2 <= budget, at most k (SSVD-O's split of the rotation budget)."""
+    n = 0
+    while (n + 1) * n / 2 <= budget + 1e-9:
+        n += 1
+    return min(n, k)
+
+
+def _ssvd_o(i, o, c):
+    k = int(min(i, o) * c["k_fraction"])
+    budget = k * (k - 1) / 2
+    k_out, k_in = _rotation_size(c["budget_ratio"] * budget, k), _rotation_size((1 - c["budget_ratio"]) * budget, k)
+    return k_in * (k_in - 1) // 2 + k_out * (k_out - 1) // 2 + k
+
+
+def _ssvd(i, o, c):
+    k = int(min(i, o) * c["k_fraction"])
+    return (k * k if c["rotation"] == "none" else k * (k - 1) // 2) + k
+
+
+def _per_layer(count):
+    return lambda linears, c: sum(count(i, o, bias, c) for i, o, bias in linears)
+
+
+# Trainable parameters from DESIGN.md section 2, from the targeted layers' shapes:
+# method -> f([(in, out, has_bias) of each targeted Linear], config).
+CLOSED_FORM_TRAINABLE = {
+    "lora": _per_layer(lambda i, o, b, c: c["r"] * (i + o)),
+    "pissa": _per_layer(lambda i, o, b, c: c["r"] * (i + o)),
+    "dora": _per_layer(lambda i, o, b, c: c["r"] * (i + o) + o),
+    "ssvd": _per_layer(lambda i, o, b, c: _ssvd(i, o, c)),
+    "ssvd_o": _per_layer(lambda i, o, b, c: _ssvd_o(i, o, c)),
+    # a coefficient vector per layer, one (A, B) pair per layer shape
+    "s2lora": lambda linears, c: sum(c["r"] for _ in linears) + sum(c["r"] * (i + o) for i, o in
+                                                                   {(i, o) for i, o, _ in linears}),
+    "full": _per_layer(lambda i, o, b, c: i * o + (o if b else 0)),
+    "bitfit": _per_layer(lambda i, o, b, c: o if b else 0),
+    # down b x d + b, up d x b + d on each host's output size d
+    "bottleneck": _per_layer(lambda i, o, b, c: 2 * c["bottleneck_dim"] * o + c["bottleneck_dim"] + o),
+    # U (out x r) and V (r x in), r = rank_fraction of min(in, out)
+    "semiorth": _per_layer(lambda i, o, b, c: int(min(i, o) * c["rank_fraction"]) * (i + o)),
+    "vera": _per_layer(lambda i, o, b, c: c["r"] + o),  # lambda_d (r) + lambda_b (out); A, B frozen, shared
+    "adalora": _per_layer(lambda i, o, b, c: c["init_r"] * (i + o + 1)),  # P (out x r), Lambda (r), Q (r x in)
+}
+
+
 def method_property(method: str, key: str):
     return METHOD_PROPERTIES.get(method, {}).get(key, DEFAULT_METHOD_PROPERTIES[key])
 

@@ -8,65 +8,14 @@ import torch.nn as nn
 
 import espnet_peft
 from espnet_peft import AdapterLinear
-from helpers.matrix import METHOD_CONFIGS, METHOD_NAMES, TARGETS, adapted_copy, perturb_adapters
-from helpers.matrix import method_property
-from espnet_peft.core.layer import AdapterMergeError
+from espnet_peft import AdapterMergeError
+from helpers.matrix import CLOSED_FORM_TRAINABLE, METHOD_CONFIGS, METHOD_NAMES, TARGETS, adapted_copy
+from helpers.matrix import method_property, perturb_adapters
 
 
 def _targeted_linears(model):
-    return [m for n, m in model.named_modules() if n.rsplit(".", 1)[-1] in TARGETS]
-
-
-def baseline_closed_form(model, method, conf):
-    """full / bitfit / bottleneck / semiorth counts from the targeted layers' shapes."""
-    linears = _targeted_linears(model)
-    if method == "full":
-        return sum(m.in_features * m.out_features + (m.out_features if m.bias is not None else 0)
-                   for m in linears)
-    if method == "bitfit":
-        return sum(m.out_features for m in linears if m.bias is not None)
-    if method == "bottleneck":  # down b x d + b, up d x b + d on each host's output size d
-        b = conf["bottleneck_dim"]
-        return sum(2 * b * m.out_features + b + m.out_features for m in linears)
-    # semiorth: U (out x r) and V (r x in), r = rank_fraction of min(in, out)
-    return sum(int(min(m.in_features, m.out_features) * conf["rank_fraction"])
-               * (m.in_features + m.out_features) for m in linears)
-
-
-def closed_form_trainable(model, method, conf):
-    """Trainable parameter count from DESIGN.md section 2, computed from layer shapes."""
-    if method in ("full", "bitfit", "bottleneck", "semiorth"):
-        return baseline_closed_form(model, method, conf)
-    total, shapes = 0, set()
-    for _, layer in espnet_peft.adapter_layers(model):
-        i, o = layer.in_features, layer.out_features
-        m = min(i, o)
-        if method in ("lora", "pissa"):
-            total += conf["r"] * (i + o)
-        elif method == "dora":
-            total += conf["r"] * (i + o) + o
-        elif method == "s2lora":
-            total += conf["r"]
-            shapes.add((i, o))
-        elif method == "vera":  # lambda_d (r) + lambda_b (out); A, B frozen and shared
-            total += conf["r"] + o
-        elif method == "adalora":  # P (out x r), Lambda (r), Q (r x in)
-            total += conf["init_r"] * (i + o + 1)
-        else:
-            k = int(m * conf["k_fraction"])
-            if method == "ssvd":
-                total += (k * k if conf["rotation"] == "none" else k * (k - 1) // 2) + k
-            else:  # ssvd_o: each side gets the largest rotation that fits its budget share
-                def size(budget):
-                    n = 0
-                    while (n + 1) * n / 2 <= budget + 1e-9:
-                        n += 1
-                    return min(n, k)
-                budget = k * (k - 1) / 2
-                k_out, k_in = size(conf["budget_ratio"] * budget), size((1 - conf["budget_ratio"]) * budget)
-                total += k_in * (k_in - 1) // 2 + k_out * (k_out - 1) // 2 + k
-    total += sum(conf["r"] * (i + o) for i, o in shapes)
-    return total
+    return [(m.in_features, m.out_features, m.bias is not None)
+            for n, m in model.named_modules() if n.rsplit(".", 1)[-1] in TARGETS]
 
 
 @pytest.mark.parametrize("method", METHOD_NAMES)
@@ -140,7 +89,7 @@ def test_only_adapters_train_and_counts_match_closed_form(method, base_model, in
     model = adapted_copy(base_model, method)
     espnet_peft.mark_only_adapters_trainable(model)
     trainable, total = espnet_peft.count_parameters(model)
-    assert trainable == closed_form_trainable(model, method, METHOD_CONFIGS[method])
+    assert trainable == CLOSED_FORM_TRAINABLE[method](_targeted_linears(base_model), METHOD_CONFIGS[method])
     added = 0 if method_property(method, "trains_base") else trainable
     assert total == sum(p.numel() for p in base_model.parameters()) + added
 
