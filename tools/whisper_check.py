@@ -48,7 +48,7 @@ def main():
     from espnet_peft.convert.whisper_files import convert, installed_model_files
     from espnet_peft.recipe.score import error_rate
     from espnet_peft.convert.whisper_config import write_train_config
-    from espnet_peft.recipe.whisper_normalize import normalize_transcript as normalize
+    from espnet_peft.recipe.score import normalize
 
     parts, tokenizer_json = installed_model_files()
     if not (args.model_dir / "model.pt").is_file():

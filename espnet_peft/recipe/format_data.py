@@ -8,7 +8,7 @@ the full list; ``--on_error skip`` drops the bad utterances from the directory (
 recipe works on a copy under ``dump/``; ``data/`` is left untouched), writes them with
 the reason to ``<dir>/skipped`` and logs the count.
 
-    python -m espnet_peft.recipe.format_data --data_dir dump/raw/child_train --fs 16000
+    python -m espnet_peft.recipe format_data --data_dir dump/raw/child_train --fs 16000
 """
 
 from __future__ import annotations
@@ -143,6 +143,7 @@ def format_dir(data_dir, fs: int = 16000, on_error: str = "stop", max_clipped: f
 
 
 def main(cmd=None):
+    """Stage 2: check data directories (audio, transcripts) and write utt2num_samples."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data_dir", required=True, action="append", help="repeat for several")
     parser.add_argument("--fs", type=int, default=16000)

@@ -1,9 +1,9 @@
 """Stage 6's plan: one composed training config and one experiment directory per
-(target domain, method), printed as ``domain method exp_dir`` lines.
+(target domain, method), printed as ``domain method exp_dir config`` lines.
 
-    python -m espnet_peft.recipe.plan --expdir exp --base_conf exp/base/config.yaml \
+    python -m espnet_peft.recipe plan --expdir exp --base_conf exp/base/config.yaml \
         --adapt_config conf/adapt.yaml --adapter_conf_dir conf/adapter \
-        --domains "child accented" --methods "full lora ssvd"
+        --domains "child accented" --methods "full lora ssvd" [--plan_file exp/jobs/plan.txt]
 
 Layers: the base model's training config (architecture, frontend, normalisation,
 tokenizer), then ``adapt_config`` (optimiser, epochs, batches), then
@@ -19,6 +19,11 @@ of a sweep never share a directory.
 a method into the grid of the listed values (keys without a dot are ``adapter_conf``
 keys; dotted keys such as ``optim_conf.lr`` address the training config). With
 ``cmd_backend=slurm`` the stage script submits the whole grid as one Slurm array.
+
+``--methods`` takes what the stage script's ``--methods`` does (``all``, ``seed``,
+``baselines`` and method names: ``espnet_peft.recipe.methods``). ``--plan_file`` also
+writes the lines to a file (left alone when they are unchanged): stage 9 lists the
+planned runs there, so that a run which never started shows up as missing.
 """
 
 from __future__ import annotations
@@ -31,7 +36,9 @@ from typing import Dict, List, Tuple
 
 import yaml
 
-from espnet_peft.recipe.config import TAG_LABELS, _fmt, compose, experiment_tag
+from espnet_peft.methods import catalog
+from espnet_peft.recipe.config import compose, config_value, experiment_tag, tag_part, write_if_changed
+from espnet_peft.recipe.methods import expand
 
 
 # Settings of the run that *pretrained* the base, reset to ESPnet's defaults between the
@@ -65,43 +72,48 @@ def plan(expdir, base_conf, adapt_config, adapter_conf_dir, domains, methods, sw
     grid = parse_sweep(sweep)
     runs = []
     for method in methods:
-        if method == "zero_shot":
+        if method == catalog.ZERO_SHOT:
             continue
         layers = [str(base_conf), PRETRAINING_RUN, str(adapt_config)]
         method_file = conf_dir / f"{method}.yaml"
         if method_file.is_file():
             layers.append(str(method_file))
-        elif method != "full":
+        elif method != catalog.FULL:
             raise SystemExit(f"no {method_file} for method {method}: add one with adapter_conf")
         axes = grid.pop(method, [])
         for values in itertools.product(*[v for _, v in axes]):
-            sets = [] if method == "full" else ["use_adapter=true", f"adapter={method}"]
+            sets = [] if method == catalog.FULL else ["use_adapter=true", f"adapter={method}"]
             sets += [f"{key}={value}" for (key, _), value in zip(axes, values)]
             conf = compose(layers, sets)
-            if method == "full":
+            if method == catalog.FULL:
                 conf["use_adapter"] = False
             tag = experiment_tag(conf)
             for key, _ in axes:  # swept keys the tag does not show yet
-                label = key.rsplit(".", 1)[-1]
-                part = f"{TAG_LABELS.get(label, label)}{_fmt(conf_value(conf, key))}"
+                part = tag_part(key.rsplit(".", 1)[-1], config_value(conf, key))
                 if not re.search(rf"(?:^|_){re.escape(part)}(?:_|$)", tag):
                     tag += f"_{part}"
             out = expdir / "configs" / f"{tag}.yaml"
             out.write_text(yaml.safe_dump(conf, sort_keys=False), encoding="utf-8")
             for domain in domains:
-                runs.append((domain, method, expdir / f"adapt_{domain}_{tag}", out))
+                runs.append((domain, method, expdir / run_dir_name(domain, tag), out))
     if grid:
         raise SystemExit(f"--sweep names methods not in --methods: {sorted(grid)}")
     return runs
 
 
-def conf_value(conf, dotted: str):
-    for part in dotted.split("."):
-        conf = conf[part]
-    return conf
+def run_dir_name(domain: str, tag: str) -> str:
+    """The experiment directory of one adaptation run: ``adapt_child_lora_r8_alpha16_lr0p003``."""
+    return f"adapt_{domain}_{tag}"
+
+
+def tag_of(run_dir, domain: str) -> str:
+    """``run_dir_name``'s tag back (the whole name if it is not one of ``domain``'s runs)."""
+    name, prefix = Path(run_dir).name, run_dir_name(domain, "")
+    return name[len(prefix):] if name.startswith(prefix) else name
 
 
 def main(cmd=None):
+    """Stage 6's plan: a training config and an experiment directory per (domain, method)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--expdir", required=True)
     parser.add_argument("--base_conf", required=True)
@@ -110,11 +122,19 @@ def main(cmd=None):
     parser.add_argument("--domains", required=True)
     parser.add_argument("--methods", required=True)
     parser.add_argument("--sweep", default="", help='e.g. "lora:r=4,8,16 ssvd:k_fraction=0.2,0.4"')
+    parser.add_argument("--plan_file", help="also write the lines here (unless unchanged)")
     args = parser.parse_args(cmd)
-    for domain, method, exp_dir, conf in plan(args.expdir, args.base_conf, args.adapt_config,
-                                               args.adapter_conf_dir, args.domains.split(),
-                                               args.methods.split(), args.sweep):
-        print(domain, method, exp_dir, conf)
+    try:
+        methods = expand(args.methods)
+    except ValueError as e:
+        raise SystemExit(f"plan: {e}") from None
+    lines = [f"{domain} {method} {exp_dir} {conf}" for domain, method, exp_dir, conf
+             in plan(args.expdir, args.base_conf, args.adapt_config, args.adapter_conf_dir,
+                     args.domains.split(), methods, args.sweep)]
+    for line in lines:
+        print(line)
+    if args.plan_file:
+        write_if_changed(args.plan_file, "".join(line + "\n" for line in lines) or "\n")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
 """The S2T (OWSM / OWLS) path of the stage script: which ESPnet task a base model
 belongs to, and the extra text files ESPnet's ``S2TTask`` reads.
 
-    python -m espnet_peft.recipe.s2t check --config owsm/config.yaml --task s2t --lang eng
-    python -m espnet_peft.recipe.s2t texts --lang eng --data_dir dump/raw/child_train ...
+    python -m espnet_peft.recipe s2t check --config owsm/config.yaml --task s2t --lang eng
+    python -m espnet_peft.recipe s2t texts --lang eng --data_dir dump/raw/child_train ...
 
 An S2T model decodes from a prompt ``<sos> <lang> <task> <notimestamps>`` and is trained
 on three texts per utterance (ESPnet's ``S2TPreprocessor``):
@@ -27,6 +27,7 @@ from typing import Dict, List, Optional
 import yaml
 
 from espnet_peft.data.kaldi_dir import read_table
+from espnet_peft.recipe.config import write_if_changed
 
 TASK_SYMBOL = "<asr>"
 S2T_FILES = {"text": "text.s2t", "text_prev": "text.prev", "text_ctc": "text.ctc"}
@@ -77,9 +78,7 @@ def check_base(config_file, task: str, lang: str = "eng") -> None:
 
 
 def _write_if_changed(path: Path, lines: List[str]) -> None:
-    text = "".join(line + "\n" for line in lines)
-    if not path.is_file() or path.read_text(encoding="utf-8") != text:
-        path.write_text(text, encoding="utf-8")
+    write_if_changed(path, "".join(line + "\n" for line in lines))
 
 
 def write_s2t_texts(data_dir, lang: str = "eng", na: str = "<na>") -> None:
@@ -94,6 +93,7 @@ def write_s2t_texts(data_dir, lang: str = "eng", na: str = "<na>") -> None:
 
 
 def main(cmd=None):
+    """Check that --task fits the base model; write the S2T texts (text.s2t, text.prev, text.ctc)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     check = sub.add_parser("check", help="does --task fit the base model's config?")

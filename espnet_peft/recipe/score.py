@@ -1,6 +1,6 @@
 """Stage 8: word error rates of decoding directories.
 
-    python -m espnet_peft.recipe.score --decode_dir exp/x/decode_child_test \
+    python -m espnet_peft.recipe score --decode_dir exp/x/decode_child_test \
         --ref data/child_test/text
 
 Reads ESPnet's ``1best_recog/text`` and the reference ``text``; writes
@@ -124,6 +124,7 @@ def score_dir(decode_dir, ref_file, metric: str = "wer", normalization: str = "n
 
 
 def main(cmd=None):
+    """Stage 8: WER/CER of decoding directories (score.json, result.txt)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--decode_dir", required=True, action="append")
     parser.add_argument("--ref", required=True, action="append",

@@ -1,12 +1,12 @@
 """Stage 3: a SentencePiece model and the ESPnet token list that goes with it.
 
-    python -m espnet_peft.recipe.tokens --text data/adult_train/text \
+    python -m espnet_peft.recipe tokens --text data/adult_train/text \
         --out_dir data/token_list/bpe_unigram150 --vocab_size 150
 
 Writes ``bpe.model`` and ``tokens.txt`` (``<blank>``, ``<unk>``, the pieces,
 ``<sos/eos>``: the layout ESPnet's asr.sh produces).
 
-    python -m espnet_peft.recipe.tokens --check --bpemodel bpe.model \
+    python -m espnet_peft.recipe tokens --check --bpemodel bpe.model \
         --data_dir dump/raw/child_train [--data_dir ...] [--on_error skip]
 
 checks that the tokenizer covers every character of the transcripts (ESPnet would
@@ -114,6 +114,7 @@ def check_dirs(data_dirs, bpemodel, on_error: str = "stop", report_only=()) -> i
 
 
 def main(cmd=None):
+    """Stage 3: train the BPE model and token list, or check that it covers the transcripts."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true", help="check coverage instead of training")
     parser.add_argument("--bpemodel", help="--check: the SentencePiece model")

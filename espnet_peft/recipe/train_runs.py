@@ -1,6 +1,6 @@
 """Train several runs one after another in one Python process (peft.sh stage 6).
 
-    python -m espnet_peft.recipe.train_runs --entry espnet_peft.bin.asr_train RUN_DIR [RUN_DIR ...]
+    python -m espnet_peft.recipe train_runs --entry espnet_peft.bin.asr_train RUN_DIR [RUN_DIR ...]
 
 Each ``RUN_DIR`` holds ``train.args``: the entry point's arguments, one per line (peft.sh
 writes it). Every run calls the entry point's ``main`` -- the code ``python -m <entry>``
@@ -93,6 +93,7 @@ def tail(path: Path, n: int = 3) -> str:
 
 
 def main(argv=None) -> int:
+    """Stage 6: train several runs one after another in one process."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--entry", default="espnet_peft.bin.asr_train",
                         help="module whose main(argv) trains one run")

@@ -654,12 +654,12 @@ def test_model_tables_agree_and_name_existing_architectures():
 
 def test_medium_architecture_layers_behind_the_ssvd_count(tmp_path):
     """The OWSM v3.1 medium shapes (d = 1024, 4096 units) with one block each side: the
-    SSVD 40 % count of README's 31.9M check, layer by layer (k = 409 per 1024-wide
+    SSVD 40 % count of docs/reproducing.md's 31.9M check, layer by layer (k = 409 per 1024-wide
     layer, 83,845 parameters; the tiny output layers here have k = int(0.4 x 64) = 25)."""
     import yaml
 
     import espnet_peft
-    from espnet_peft.bin.count_params import build_base
+    from espnet_peft.integration.arch import build_base
 
     conf = yaml.safe_load((ROOT / "egs2/TEMPLATE/peft1/conf/owsm_v3.1_medium_arch.yaml").read_text())
     conf["encoder_conf"]["num_blocks"] = conf["decoder_conf"]["num_blocks"] = 1

@@ -128,3 +128,14 @@ def test_bpe_covers_target_characters_and_test_sets_are_only_reported(tmp_path, 
     (test / "text").write_text("x1 the jam\n")
     assert tokens.check_dirs([], tmp_path / "tok/bpe.model", "stop", report_only=[test]) == 0
     assert "x1: " in capsys.readouterr().err and (test / "text").read_text() == "x1 the jam\n"
+
+
+def test_the_recipe_command_reports_the_problems_without_a_traceback(broken_dir):
+    """peft.sh stage 2 runs ``python -m espnet_peft.recipe format_data``."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "espnet_peft.recipe", "format_data", "--data_dir", str(broken_dir)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "format_data:" in proc.stderr and "a-stereo" in proc.stderr and "--on_error skip" in proc.stderr

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from espnet_peft.bin import collect_results
 from espnet_peft.recipe import config, plan, score
 from espnet_peft.results import scan as results
+from espnet_peft.results import writers
 
 
 def test_config_layers_merge_and_drop_run_specific_keys(tmp_path):
@@ -115,7 +115,7 @@ def test_results_table(tmp_path):
     assert [r["method"] for r in rows] == ["zero_shot", "lora"]
     assert rows[0]["trainable_params"] == 0 and rows[0]["train_time_s"] is None
     assert rows[1]["trainable_pct"] == 2.0 and rows[1]["target_wer"] == 10.0 and rows[1]["source_wer"] == 4.5
-    md = collect_results.write_tables(rows, tmp_path).read_text()
+    md = writers.write_tables(rows, tmp_path).read_text()
     # method | hyperparameters | M | % | test | source | gap to full FT (none ran) | time | memory
     assert "| lora | – | 0.000 | 2.00 | 10.0 | 4.5 | – | 12 | 900 |" in md
     assert (tmp_path / "results.csv").read_text().count("\n") == 3
@@ -151,3 +151,183 @@ def test_peak_memory_mark_is_reset_to_what_is_resident_now():
     del big
     assert memory.reset_peak()
     assert memory.peak_rss_mb() < high - 200
+
+
+# ---- the recipe command (python -m espnet_peft.recipe) ---------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def recipe_command(*args, module="espnet_peft.recipe"):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", module, *map(str, args)], capture_output=True, text=True,
+                          cwd=ROOT, timeout=120)
+
+
+def test_dispatcher_lists_every_command_and_runs_each_ones_help(capsys):
+    from espnet_peft.recipe import __main__ as dispatcher
+
+    listing = recipe_command("--help")
+    assert listing.returncode == 0
+    listed = [line.split()[0] for line in listing.stdout.splitlines() if line.startswith("  ")]
+    assert listed == list(dispatcher.COMMANDS)
+    expected = {"methods", "config", "config_get", "s2t", "format_data", "tokens", "plan", "run_json",
+                "train_runs", "score"}
+    assert set(listed) == expected
+    for name in dispatcher.COMMANDS:
+        with pytest.raises(SystemExit) as stop:
+            dispatcher.main([name, "--help"])
+        assert stop.value.code == 0, name
+        assert f"python -m espnet_peft.recipe {name}" in capsys.readouterr().out, name
+    assert dispatcher.main(["methods", "lora"]) == 0
+    assert capsys.readouterr().out.split() == ["lora"]
+    assert recipe_command("config-get", "--help").returncode == 0  # dashes work as underscores
+    unknown = recipe_command("nonsense")
+    assert unknown.returncode == 2 and "unknown command 'nonsense'" in unknown.stderr and "plan" in unknown.stderr
+    assert recipe_command().returncode == 2
+    # The modules still run on their own, as before.
+    for module in ("config", "plan", "score", "s2t", "tokens", "format_data", "train_runs", "methods", "run_json"):
+        assert recipe_command("--help", module=f"espnet_peft.recipe.{module}").returncode == 0, module
+
+
+def test_dispatcher_imports_no_torch():
+    code = ("import sys; import espnet_peft.recipe.__main__ as m; m.usage(); "
+            "[m.command(c) for c in m.COMMANDS]; print('torch' in sys.modules)")
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.strip() == "False"
+
+
+def test_methods_sets_expand_through_the_catalog():
+    from espnet_peft.methods import catalog
+    from espnet_peft.recipe.methods import expand
+
+    every = catalog.method_names()
+    assert expand("all") == [catalog.ZERO_SHOT, *every]
+    assert expand("seed") == [catalog.ZERO_SHOT, *catalog.method_names("seed")]
+    assert expand("baselines") == catalog.method_names("baseline")
+    assert catalog.method_names("seed") and catalog.method_names("baseline")
+    assert sorted(expand("seed baselines")) == sorted(expand("all"))
+    assert expand("seed bitfit") == [*expand("seed"), "bitfit"]
+    assert expand("lora zero_shot lora all")[:2] == ["lora", catalog.ZERO_SHOT]  # once each, first place
+    assert len(expand("lora all")) == len(expand("all"))
+    assert expand("") == [] and expand(["full", "lora"]) == ["full", "lora"]
+    with pytest.raises(ValueError, match=r"unknown method lorra, foo; expected the sets all, seed, baselines.*ssvd_o"):
+        expand("lorra seed foo")
+    proc = recipe_command("methods", "seed bitfit")
+    assert proc.returncode == 0 and proc.stdout.split() == expand("seed bitfit")
+    proc = recipe_command("methods", "lorra")
+    assert proc.returncode == 1 and "unknown method lorra" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_peft_sh_stops_early_on_an_unknown_method(tmp_path):
+    import subprocess
+
+    proc = subprocess.run([str(ROOT / "egs2/mini_synth/peft1/run.sh"), "--methods", "seed lorra",
+                           "--expdir", tmp_path / "exp", "--datadir", tmp_path / "d", "--dumpdir", tmp_path / "du"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0 and "unknown method lorra" in proc.stderr and "expected the sets" in proc.stderr
+    assert "stage 1" not in proc.stdout and not (tmp_path / "d").exists()
+
+
+def test_run_names_of_the_demo_adapter_configs_are_unchanged(tmp_path):
+    """Run directory names come from the catalog's run-name keys and labels: the names the
+    demo has always used (existing experiment directories must keep matching)."""
+    conf = ROOT / "egs2/mini_synth/peft1/conf"
+    runs = plan.plan(tmp_path / "exp", conf / "tuning/train_base_tiny.yaml", conf / "adapt.yaml", conf / "adapter",
+                     ["child"], ["zero_shot", "full", "bitfit", "lora", "dora", "pissa", "ssvd", "ssvd_o", "s2lora",
+                                 "adalora", "vera", "bottleneck", "semiorth"])
+    assert [r[2].name for r in runs] == [
+        "adapt_child_full_lr0p0005", "adapt_child_bitfit_lr0p01", "adapt_child_lora_r8_alpha16_lr0p003",
+        "adapt_child_dora_r8_alpha16_lr0p003", "adapt_child_pissa_r8_alpha8_lr0p001",
+        "adapt_child_ssvd_k_fraction0p4_rotationapprox_lr0p003",
+        "adapt_child_ssvd_o_k_fraction0p4_rotationapprox_budget_ratio0p5_lr0p003",
+        "adapt_child_s2lora_r8_alpha16_l1_weight0p0001_lr0p003", "adapt_child_adalora_alpha16_rinit12_rtarget8_lr0p01",
+        "adapt_child_vera_r256_lr0p05", "adapt_child_bottleneck_top2_dim32_lr0p003", "adapt_child_semiorth_rank0p35_lr0p003"]
+    adalora = {"use_adapter": True, "adapter": "adalora", "optim_conf": {"lr": 0.01},
+               "adapter_conf": {"init_r": 4, "target_r": 2, "alpha": 8, "total_step": 10}}
+    assert config.experiment_tag(adalora) == "adalora_alpha8_rinit4_rtarget2_lr0p01"
+    # A method the catalog does not know is named by every method's keys.
+    assert config.experiment_tag({"use_adapter": True, "adapter": "mine", "adapter_conf": {"k": 3, "r": 2}}) == "mine_r2_k3"
+    # A swept key the name does not show is added with its catalog label.
+    base, adapt, conf_dir = plan_layers(tmp_path, "{r: 4}")
+    (conf_dir / "adalora.yaml").write_text("adapter_conf: {init_r: 6}\n")
+    [run] = plan.plan(tmp_path / "exp2", base, adapt, conf_dir, ["child"], ["adalora"], sweep="adalora:target_r=3")
+    assert run[2].name == "adapt_child_adalora_rinit6_rtarget3_lr0p002"
+    [run] = plan.plan(tmp_path / "exp3", base, adapt, conf_dir, ["child"], ["lora"], sweep="lora:dropout=0.1")
+    assert run[2].name == "adapt_child_lora_r4_lr0p002_dropout0p1"
+
+
+def test_plan_command_writes_the_plan_file_only_when_it_changes(tmp_path):
+    import os
+
+    base, adapt, conf_dir = plan_layers(tmp_path, "{r: 4}")
+    args = ["--expdir", tmp_path / "exp", "--base_conf", base, "--adapt_config", adapt, "--adapter_conf_dir", conf_dir,
+            "--domains", "child accented", "--methods", "zero_shot lora", "--plan_file", tmp_path / "exp/jobs/plan.txt"]
+    proc = recipe_command("plan", *args)
+    assert proc.returncode == 0, proc.stderr
+    plan_file = tmp_path / "exp/jobs/plan.txt"
+    assert plan_file.read_text() == proc.stdout and len(proc.stdout.splitlines()) == 2
+    assert proc.stdout.split("\n")[0].split()[:3] == ["child", "lora", str(tmp_path / "exp/adapt_child_lora_r4_lr0p002")]
+    os.utime(plan_file, ns=(1, 1))
+    assert recipe_command("plan", *args).returncode == 0 and plan_file.stat().st_mtime_ns == 1
+    proc = recipe_command("plan", *args[:-4], "--methods", "all")
+    assert proc.returncode == 1 and "bitfit.yaml for method bitfit" in proc.stderr  # all: every method's yaml
+
+
+def test_run_json_has_what_the_results_read(tmp_path):
+    from espnet_peft.recipe import run_json
+
+    base, run_dir = tmp_path / "base_adult", tmp_path / "adapt_child_lora_r8_alpha16_lr0p003"
+    base.mkdir()
+    run_dir.mkdir()
+    proc = recipe_command("run_json", "--source_domain", "adult", "--zero_shot", base, "--domains", "child accented")
+    assert proc.returncode == 0, proc.stderr
+    # The content peft.sh wrote with printf before.
+    assert json.loads((base / "run.json").read_text()) == {
+        "role": "zero_shot", "method": "zero_shot", "domains": ["child", "accented"],
+        "test_sets": {"child": "child_test", "accented": "accented_test", "source": "adult_test"}}
+    run_json.main(["--source_domain", "adult", "--adapt", "child", "lora", str(run_dir),
+                   "--adapt", "child", "full", str(tmp_path / "elsewhere")])
+    assert json.loads((run_dir / "run.json").read_text()) == {
+        "role": "adapt", "domain": "child", "method": "lora", "tag": "lora_r8_alpha16_lr0p003",
+        "test_sets": {"child": "child_test", "source": "adult_test"}}
+    assert json.loads((tmp_path / "elsewhere/run.json").read_text())["tag"] == "elsewhere"  # no adapt_child_ prefix
+    assert plan.tag_of(plan.run_dir_name("child", "x_y"), "child") == "x_y"
+    with pytest.raises(SystemExit):
+        run_json.main(["--source_domain", "adult"])
+    with pytest.raises(SystemExit):
+        run_json.main(["--source_domain", "adult", "--zero_shot", str(base)])  # which domains?
+    for d in (base, run_dir):  # and the result rows read them
+        (d / "decode_child_test").mkdir()
+        (d / "decode_child_test/score.json").write_text(json.dumps({"wer": 10.0}))
+    rows = results.collect(tmp_path)
+    assert {(r["method"], r["domain"], r["target_wer"]) for r in rows if r["domain"] == "child"} >= {
+        ("zero_shot", "child", 10.0), ("lora", "child", 10.0)}
+
+
+def test_config_get_prints_one_value_for_the_stage_script(tmp_path):
+    conf = tmp_path / "config.yaml"
+    conf.write_text(yaml.safe_dump({"token_list": ["<blank>", "a"], "bpemodel": None, "token_type": "hugging_face",
+                                    "frontend_conf": {"n_fft": 512}, "use_adapter": True, "empty": ""}))
+
+    def get(*args):
+        proc = recipe_command("config_get", conf, *args)
+        return proc.returncode, proc.stdout.rstrip("\n"), proc.stderr
+
+    assert get("token_type", "--default", "bpe") == (0, "hugging_face", "")
+    assert get("token_list") == (0, "", "")             # an inline list: no file to name
+    assert get("bpemodel", "--default", "") == (0, "", "")
+    assert get("bpemodel") == (0, "", "")               # null
+    assert get("empty", "--default", "x") == (0, "x", "")
+    assert get("frontend_conf.n_fft") == (0, "512", "")
+    assert get("use_adapter") == (0, "true", "")
+    assert get("nothing", "--default", "bpe") == (0, "bpe", "")
+    rc, out, err = get("nothing")
+    assert rc == 1 and out == "" and "has no nothing" in err
+    proc = recipe_command("config_get", tmp_path / "missing.yaml", "x")
+    assert proc.returncode == 1 and "missing.yaml" in proc.stderr and "Traceback" not in proc.stderr

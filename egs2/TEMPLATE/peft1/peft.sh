@@ -16,6 +16,7 @@
 #   7 decoding: every model on its target test set and the source test set
 #   8 scoring: WER/CER per decoding directory (--score_metric: which one the tables report)
 #   9 results: exp/RESULTS.md, exp/results.{csv,tex} and exp/plots/ (espnet_peft.bin.collect_results)
+# The stages' helpers are commands of "python -m espnet_peft.recipe" (--help lists them).
 set -euo pipefail
 
 log() { echo "[peft.sh $(date '+%H:%M:%S')] $*"; }
@@ -48,7 +49,9 @@ task=asr                  # ESPnet task: asr, or s2t for OWSM/OWLS-style models 
 s2t_lang=eng              # --task s2t: the data's language symbol (eng, nld, ...; "<eng>" works too)
 source_domain=adult       # data/<source>_{train,dev,test}
 target_domains="child accented"
-methods="zero_shot full bitfit lora dora pissa ssvd ssvd_o s2lora adalora vera bottleneck semiorth"
+methods=all               # names and sets of the method catalog: all (the zero-shot reference and
+                          # every method), seed (zero-shot and the seed methods), baselines; mixed,
+                          # e.g. "seed bitfit" (python -m espnet_peft.recipe methods --help)
 sweep=                    # grids, e.g. "lora:r=4,8,16 ssvd_o:budget_ratio=0.25,0.5,0.75"
 base_config=conf/train_base.yaml     # stage 5
 base_model=               # pretrained checkpoint (.pth): skips stage 5
@@ -67,7 +70,7 @@ score_normalize=auto      # text normalisation of reference and hypothesis befor
                           # for --task s2t (OWSM writes cased, punctuated text), none for asr
 local_data_opts=          # extra options for local/data.sh
 
-help_message="Usage: $0 [--stage N] [--stop_stage N] [--methods \"lora ssvd\"] [options]
+help_message="Usage: $0 [--stage N] [--stop_stage N] [--methods \"all | seed | baselines | NAME ...\"] [options]
 Options and defaults are listed at the top of ${BASH_SOURCE[0]}."
 
 . "${template_dir}/utils/parse_options.sh"
@@ -75,6 +78,9 @@ Options and defaults are listed at the top of ${BASH_SOURCE[0]}."
 [ -f cmd.sh ] || die "cmd.sh not found in $(pwd): run from a recipe directory"
 . ./cmd.sh
 [ -x "${python}" ] || die "python ${python} not found: run tools/install.sh first"
+recipe() { "${python}" -m espnet_peft.recipe "$@"; }  # the stages' helpers (espnet_peft/recipe/)
+# The method names, once: "all", "seed" and "baselines" expand through the method catalog.
+methods=$(recipe methods "${methods}") || die "--methods: see above"
 export PATH="${template_dir}/utils:${PATH}" PYTHONUNBUFFERED=1
 # nltk (pulled in by ESPnet's text frontends) must not reach for the network.
 export NLTK_DATA=${NLTK_DATA:-${project_root}/tools/nltk_data}
@@ -104,12 +110,12 @@ fi
 if [ -n "${base_model}" ]; then
     [ -f "${base_model}" ] || die "--base_model ${base_model} not found"
     [ -f "${base_train_config}" ] || die "--base_model needs --base_train_config (its config.yaml)"
-    "${python}" -m espnet_peft.recipe.s2t check --config "${base_train_config}" --task "${task}" \
+    recipe s2t check --config "${base_train_config}" --task "${task}" \
         --lang "${s2t_lang}" || die "the base model does not fit --task ${task} (see above)"
 fi
 # Entry points of the task: espnet_peft.bin.{asr,s2t}_train and {asr,s2t}_decode_sets.
 train_entry=espnet_peft.bin.${task}_train
-train_runs="${python} -m espnet_peft.recipe.train_runs --entry ${train_entry}"  # stage 6
+train_runs="${python} -m espnet_peft.recipe train_runs --entry ${train_entry}"  # stage 6
 decode_entry=espnet_peft.bin.${task}_decode_sets
 text_file=text            # the training target: the plain transcript, or for S2T its prefixed form
 decode_task_args=()
@@ -120,7 +126,7 @@ if [ "${task}" = s2t ]; then
 fi
 write_s2t_texts() {  # --task s2t: text.s2t/text.prev/text.ctc of every set (rewrites only changes)
     [ "${task}" = s2t ] || return 0
-    "${python}" -m espnet_peft.recipe.s2t texts --lang "${s2t_lang}" \
+    recipe s2t texts --lang "${s2t_lang}" \
         $(for d in ${all_domains}; do for s in $(sets_of "${d}"); do
             printf -- '--data_dir %s ' "${dumpdir}/raw/${s}"; done; done)
 }
@@ -154,7 +160,7 @@ if run_stage 2; then
         done
     done
     if [ ${#todo[@]} -gt 0 ]; then
-        "${python}" -m espnet_peft.recipe.format_data "${todo[@]}" \
+        recipe format_data "${todo[@]}" \
             --on_error "${on_data_error}" --max_clipped_fraction "${max_clipped_fraction}"
         for ((i = 1; i < ${#todo[@]}; i += 2)); do touch "${todo[$i]}/.done"; done
     fi
@@ -163,10 +169,10 @@ fi
 
 # ---- 3. tokens ---------------------------------------------------------------------
 if [ -n "${base_model}" ]; then
-    token_list=$("${python}" -c "import yaml,sys; c=yaml.safe_load(open(sys.argv[1])); print(c['token_list'] if isinstance(c['token_list'], str) else '')" "${base_train_config}")
-    bpemodel=$("${python}" -c "import yaml,sys; print(yaml.safe_load(open(sys.argv[1])).get('bpemodel') or '')" "${base_train_config}")
+    token_list=$(recipe config_get "${base_train_config}" token_list)  # empty: an inline list
+    bpemodel=$(recipe config_get "${base_train_config}" bpemodel --default "")
     # e.g. hugging_face for the converted Whisper (egs2/mini_synth/whisper_peft1)
-    token_type=$("${python}" -c "import yaml,sys; print(yaml.safe_load(open(sys.argv[1])).get('token_type') or 'bpe')" "${base_train_config}")
+    token_type=$(recipe config_get "${base_train_config}" token_type --default bpe)
 else
     token_list=${token_dir}/tokens.txt
     bpemodel=${token_dir}/bpe.model
@@ -178,7 +184,7 @@ if run_stage 3; then
         log "stage 3: ${token_list} exists; skipping"
     else
         log "stage 3: BPE (${bpemode}, ${nbpe}) on ${source_domain}_train (+ the characters of every train/dev set)"
-        "${python}" -m espnet_peft.recipe.tokens --text "${dumpdir}/raw/${source_domain}_train/text" \
+        recipe tokens --text "${dumpdir}/raw/${source_domain}_train/text" \
             --out_dir "${token_dir}" --vocab_size "${nbpe}" --model_type "${bpemode}" \
             $(for d in ${all_domains}; do for s in train dev; do
                 printf -- '--cover_text %s ' "${dumpdir}/raw/${d}_${s}/text"; done; done)
@@ -196,7 +202,7 @@ if run_stage 3 && [ -n "${bpemodel}" ] && [ "${token_type:-bpe}" = bpe ]; then
     done
     if [ ${#todo[@]} -gt 0 ]; then
         log "stage 3: checking that ${bpemodel} covers every transcript character"
-        "${python}" -m espnet_peft.recipe.tokens --check --bpemodel "${bpemodel}" "${todo[@]}" \
+        recipe tokens --check --bpemodel "${bpemodel}" "${todo[@]}" \
             --on_error "${on_data_error}"
         for ((i = 1; i < ${#todo[@]}; i += 2)); do touch "${todo[$i]}/.tokens_checked"; done
         write_s2t_texts  # the check may have dropped utterances
@@ -238,7 +244,7 @@ if run_stage 4; then
         st=${stats_root}/${d}
         [ -f "${st}/.done" ] && continue
         mkdir -p "${st}"
-        "${python}" -m espnet_peft.recipe.config "${stats_config}" --out "${st}/config.yaml" \
+        recipe config "${stats_config}" --out "${st}/config.yaml" \
             --set normalize=null --set normalize_conf={}
         cat > "${st}/run.sh" <<EOF
 set -e
@@ -285,17 +291,18 @@ if run_stage 5 && ! is_true "${skip_train}"; then
 fi
 mkdir -p "${base_dir}"
 # The zero-shot row of the results: the base model on every test set.
-zs_tests=$(for d in ${target_domains}; do printf '"%s": "%s_test", ' "$d" "$d"; done)
-echo "{\"role\": \"zero_shot\", \"method\": \"zero_shot\", \"domains\": [$(printf '"%s",' ${target_domains} | sed 's/,$//')], \"test_sets\": {${zs_tests}\"source\": \"${source_domain}_test\"}}" \
-    > "${base_dir}/run.json"
+recipe run_json --source_domain "${source_domain}" --zero_shot "${base_dir}" --domains "${target_domains}"
 
 # ---- 6. adaptation -----------------------------------------------------------------
 adapt_runs=()   # "domain method exp_dir config" lines
+# Stage 9 lists the planned runs, so that a run which never started shows up as missing.
+plan_file_args=()
+if run_stage 9 && ! is_true "${skip_eval}"; then plan_file_args=(--plan_file "${expdir}/jobs/plan.txt"); fi
 if [ -f "${base_conf}" ]; then
-    mapfile -t adapt_runs < <("${python}" -m espnet_peft.recipe.plan --expdir "${expdir}" \
+    mapfile -t adapt_runs < <(recipe plan --expdir "${expdir}" \
         --base_conf "${base_conf}" --adapt_config "${adapt_config}" \
         --adapter_conf_dir "${adapter_conf_dir}" --domains "${target_domains}" --methods "${methods}" \
-        --sweep "${sweep}")
+        --sweep "${sweep}" ${plan_file_args[@]+"${plan_file_args[@]}"})
 fi
 
 if run_stage 6 && ! is_true "${skip_train}"; then
@@ -304,6 +311,7 @@ if run_stage 6 && ! is_true "${skip_train}"; then
     log "stage 6: ${#adapt_runs[@]} adaptation runs ($(echo " ${methods} " | sed 's/ zero_shot / /; s/^ //; s/ $//') on ${target_domains}), ${train_jobs} at a time"
     mkdir -p "${expdir}/jobs"
     todo=()
+    run_json_args=()
     for run in "${adapt_runs[@]}"; do
         read -r d m dir conf <<< "${run}"
         if [ -f "${dir}/peft_summary.json" ]; then
@@ -312,9 +320,7 @@ if run_stage 6 && ! is_true "${skip_train}"; then
         fi
         mkdir -p "${dir}"
         cp "${conf}" "${dir}/train.yaml"
-        cat > "${dir}/run.json" <<EOF
-{"role": "adapt", "domain": "${d}", "method": "${m}", "tag": "$(basename "${dir}" | sed "s/^adapt_${d}_//")", "test_sets": {"${d}": "${d}_test", "source": "${source_domain}_test"}}
-EOF
+        run_json_args+=(--adapt "${d}" "${m}" "${dir}")
         # The run's arguments, one per line; run.sh trains it alone (output in train.log).
         printf '%s\n' --config "${dir}/train.yaml" --output_dir "${dir}" --init_param "${base_ckpt}" \
             --ngpu "${ngpu}" --resume true "${token_args[@]}" $(data_args "${d}") ${adapt_args} \
@@ -324,6 +330,7 @@ EOF
     done
     n=${#todo[@]}
     if [ "${n}" -gt 0 ]; then
+        recipe run_json --source_domain "${source_domain}" "${run_json_args[@]}"
         per_job=${runs_per_job}
         if [ "${per_job}" = auto ]; then  # local: all runs over train_jobs processes; Slurm: one per task
             if [ "${cmd_backend:-local}" = local ]; then per_job=$(( (n + train_jobs - 1) / train_jobs )); else per_job=1; fi
@@ -381,18 +388,13 @@ if run_stage 8 && ! is_true "${skip_eval}"; then
     while IFS=$'\t' read -r _ _ wav out _; do
         score_args+=(--decode_dir "${out}" --ref "$(dirname "${wav}")/text")
     done < "${decode_list}"
-    [ ${#score_args[@]} -gt 0 ] && "${python}" -m espnet_peft.recipe.score --metric "${score_metric}" \
+    [ ${#score_args[@]} -gt 0 ] && recipe score --metric "${score_metric}" \
         --normalize "${score_normalize}" "${score_args[@]}"
 fi
 
 # ---- 9. results --------------------------------------------------------------------
 if run_stage 9 && ! is_true "${skip_eval}"; then
     log "stage 9: collecting results (tables and plots)"
-    # The planned runs, so that a run which never started shows up as missing.
-    mkdir -p "${expdir}/jobs"
-    printf '%s\n' "${adapt_runs[@]}" > "${expdir}/jobs/plan.txt.new"
-    cmp -s "${expdir}/jobs/plan.txt.new" "${expdir}/jobs/plan.txt" && rm "${expdir}/jobs/plan.txt.new" \
-        || mv "${expdir}/jobs/plan.txt.new" "${expdir}/jobs/plan.txt"
     "${python}" -m espnet_peft.bin.collect_results --exp_dir "${expdir}"
 fi
 log "done (stages ${stage}-${stop_stage})"

@@ -12,7 +12,7 @@ cd "$(dirname "$0")"
 ./peft.sh \
     --source_domain adult \
     --target_domains "child accented" \
-    --methods "zero_shot full bitfit lora dora pissa ssvd ssvd_o s2lora adalora vera bottleneck semiorth" \
+    --methods all \
     --base_config conf/train_base.yaml \
     --adapt_config conf/adapt.yaml \
     --adapter_conf_dir conf/adapter \

@@ -2,8 +2,9 @@
 # Whisper base (real, pretrained; converted offline from the PyPI packages) adapted to
 # the synthetic child and accented speech of mini_synth, zero-shot vs adapted WER and
 # adult-domain forgetting. Stage 0 converts the model (local/prepare_base.sh), stages
-# 1-9 are egs2/TEMPLATE/peft1/peft.sh with it as --base_model; hypotheses are
-# normalised (lower case, no punctuation) between decoding (7) and scoring (8).
+# 1-9 are egs2/TEMPLATE/peft1/peft.sh with it as --base_model; scoring compares
+# references and hypotheses after basic normalisation (--score_normalize basic: Whisper
+# writes "The cat sat." where the references read "the cat sat").
 #
 #   ./run.sh                                   # default set: zero_shot lora ssvd (CPU-bounded)
 #   ./run.sh --stage 6 --methods "zero_shot lora dora pissa ssvd ssvd_o s2lora"
@@ -30,21 +31,15 @@ sizes+=",accented_train=120,accented_dev=16,accented_test=40"
 if [ "${stage}" -le 0 ] && [ "${stop_stage}" -ge 0 ]; then
     local/prepare_base.sh --python "${python}" --out "${base}"
 fi
-peft() {
+if [ "${stop_stage}" -ge 1 ]; then
     ./peft.sh --python "${python}" \
+        --stage $(( stage > 1 ? stage : 1 )) --stop_stage "${stop_stage}" \
         --source_domain adult --target_domains "child accented" \
         --methods "zero_shot lora ssvd" \
         --base_model "${base}/model.pth" --base_train_config "${base}/config.yaml" \
         --adapt_config conf/adapt.yaml --adapter_conf_dir conf/adapter \
         --inference_config conf/decode.yaml \
+        --score_normalize basic \
         --local_data_opts "--sizes ${sizes}" \
-        "$@" ${rest[@]+"${rest[@]}"}
-}
-first=$(( stage > 1 ? stage : 1 ))
-if [ "${first}" -le 7 ] && [ "${stop_stage}" -ge 1 ]; then
-    peft --stage "${first}" --stop_stage $(( stop_stage < 7 ? stop_stage : 7 ))
-fi
-if [ "${stop_stage}" -ge 8 ]; then
-    "${python}" -m espnet_peft.recipe.whisper_normalize --exp_dir exp
-    peft --stage $(( stage > 8 ? stage : 8 )) --stop_stage "${stop_stage}"
+        ${rest[@]+"${rest[@]}"}
 fi
