@@ -11,7 +11,7 @@ share of the base model, and the size of the adapted model (the parameters its f
 uses: semiorth's factorisation makes it smaller, bottleneck adapters larger). Without
 ``token_list`` in the config, ``vocab_size`` (config key or ``--vocab_size``) sizes a
 placeholder vocabulary. With several ``--config`` and ``--markdown`` it prints one
-Markdown table, a column per config (the README's table per model size). ``--targets``
+Markdown table, a column per config (docs/reproducing.md's table per model size). ``--targets``
 sets ``target_modules`` of every method that takes Linear targets, keeping per model the
 patterns its architecture has (E-Branchformer's cgMLP projections on OWSM, not on OWLS's
 Transformer encoder).

@@ -14,7 +14,7 @@ trainer needs no hook) V is pulled back towards V Vᵀ = I with
 ``V <- V - 1/2 (V Vᵀ - I) V``, repeated until the deviation is below ``orth_tol``
 (a step or two when it starts close). This costs O(r² · in) per layer and step;
 ``torch.nn.utils.parametrizations.orthogonal`` would recompute an orthogonal matrix in
-every forward and renames the tensor in the state dict (measured in README).
+every forward and renames the tensor in the state dict (measured: docs/methods.md).
 
 The frozen W0 stays in the module only so that state-dict keys and ``--init_param``
 loading are unchanged; the adapted model does not use it (``replaces_weight``):

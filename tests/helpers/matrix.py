@@ -23,7 +23,7 @@ METHOD_CONFIGS = {
 }
 METHOD_NAMES = list(METHOD_CONFIGS)
 # Properties the matrix invariants depend on, where a method differs from the default
-# (documented in README "Methods"): ``adapted``: adapter layers on TinyModel with
+# (documented in docs/methods.md): ``adapted``: adapter layers on TinyModel with
 # TARGETS (bitfit skips linear_v, which has no bias; full adds no layer);
 # ``exact_at_injection``: the output is unchanged right after injection (semiorth
 # truncates each W0 to rank r); ``mergeable``: merge folds the adapter into the base

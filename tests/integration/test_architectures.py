@@ -3,7 +3,7 @@ ESPnet's own ``S2TTask.build_model`` from the shape-only configs in
 ``egs2/TEMPLATE/peft1/conf`` (the weights cannot be downloaded here).
 
 1. Each full-size config builds, on the meta device (shapes only), exactly the parameter
-   count README reports, close to the release's published size.
+   count docs/reproducing.md reports, close to the release's published size.
 2. A narrow, shallow copy of each config keeps the layer types and projections (every
    Linear layer name and module type of the full model, up to block indices) and is
    small enough for every method to inject, train a step, save adapter-only, reload onto
@@ -159,7 +159,7 @@ def test_method_trains_saves_reloads_and_decodes(narrow_base, method, tmp_path):
 
 def test_ssvd_step_on_the_full_size_owsm_base(tmp_path):
     """SSVD k = 40 % (153 of 384) on the papers' 126 layers of the real-size 0.1B model:
-    the README count, one step, adapter-only save and reload, same greedy decoding."""
+    the docs/reproducing.md count, one step, adapter-only save and reload, same greedy decoding."""
     torch.manual_seed(0)
     base = build_base("s2t", str(CONF / "owsm_v3.1_base_arch.yaml")).eval()
     model = copy.deepcopy(base)
