@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from helpers.matrix import TinyModel
+from helpers.matrix import pretrained_tiny_model
 
 INTEGRATION_DIR = Path(__file__).parent / "integration"
 
@@ -19,13 +19,7 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture
 def base_model():
-    torch.manual_seed(0)
-    model = TinyModel()
-    # Give BatchNorm non-trivial statistics, then freeze the base as "pretrained".
-    model.train()
-    with torch.no_grad():
-        model(torch.randn(64, 12))
-    return model.eval()
+    return pretrained_tiny_model()
 
 
 @pytest.fixture

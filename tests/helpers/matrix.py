@@ -139,3 +139,13 @@ def adapted_copy(model, method, **overrides):
     espnet_peft.inject_adapters(m, method, target_modules=TARGETS, **conf)
     espnet_peft.initialize_adapters(m)
     return m
+
+
+def pretrained_tiny_model() -> TinyModel:
+    """A TinyModel as if pretrained (seed 0), with non-trivial BatchNorm statistics."""
+    torch.manual_seed(0)
+    model = TinyModel()
+    model.train()
+    with torch.no_grad():
+        model(torch.randn(64, 12))
+    return model.eval()

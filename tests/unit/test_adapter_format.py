@@ -9,21 +9,12 @@ from safetensors.torch import load_file
 
 import espnet_peft
 from espnet_peft.checkpoint.adapter_file import FORMAT_VERSION, read_adapter_file
-from helpers.matrix import TinyModel
+from helpers.matrix import pretrained_tiny_model
 
 FIXTURES = Path(__file__).parent / "fixtures"
 # Every method there was when the files were written (a method added later has none).
 WRITTEN = ["lora", "dora", "pissa", "ssvd", "ssvd_o", "s2lora", "full", "bitfit", "bottleneck", "semiorth",
            "vera", "adalora"]
-
-
-def fixture_base():
-    torch.manual_seed(0)
-    model = TinyModel()
-    model.train()
-    with torch.no_grad():
-        model(torch.randn(64, 12))
-    return model.eval()
 
 
 @pytest.mark.parametrize("method", WRITTEN)
@@ -33,7 +24,7 @@ def test_file_from_before_the_restructure_loads_and_computes_the_same(method):
     meta, _ = read_adapter_file(path)
     assert meta["method"] == method and meta["format_version"] == FORMAT_VERSION
     assert meta["extra"] == {"written_by": "espnet_peft 16af4aa"}
-    model = fixture_base()
+    model = pretrained_tiny_model()
     espnet_peft.load_adapter(model, path)
     with torch.no_grad():
         out = model(expected["inputs"])
