@@ -5,7 +5,13 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Union
+
+
+# The process's umask (read once): the written file gets the mode a plain open() would
+# give it, not mkstemp's private 0600.
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 
 def atomic_write(path, write: Callable[[str], None]) -> None:
@@ -19,7 +25,18 @@ def atomic_write(path, write: Callable[[str], None]) -> None:
         write(tmp)
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
+        os.chmod(tmp, path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~_UMASK)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def write_if_changed(path, content: Union[str, bytes]) -> Path:
+    """Write ``content`` (text as UTF-8) atomically unless ``path`` holds it already, so
+    that re-running a finished stage leaves its files (and their times) alone."""
+    path = Path(path)
+    data = content.encode("utf-8") if isinstance(content, str) else content
+    if not path.is_file() or path.read_bytes() != data:
+        atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
+    return path

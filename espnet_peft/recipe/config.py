@@ -35,14 +35,6 @@ RUN_SPECIFIC_KEYS = (
 )
 
 
-def write_if_changed(path, text: str) -> None:
-    """Write ``text`` unless ``path`` holds it already (re-runs leave the file alone)."""
-    path = Path(path)
-    if not path.is_file() or path.read_text(encoding="utf-8") != text:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-
-
 def deep_merge(base: Dict[str, Any], override: Dict[str, Any]) -> Dict[str, Any]:
     out = dict(base)
     for key, value in override.items():

@@ -37,7 +37,8 @@ from typing import Dict, List, Tuple
 import yaml
 
 from espnet_peft.methods import catalog
-from espnet_peft.recipe.config import compose, config_value, experiment_tag, tag_part, write_if_changed
+from espnet_peft.core.atomic import write_if_changed
+from espnet_peft.recipe.config import compose, config_value, experiment_tag, tag_part
 from espnet_peft.recipe.methods import expand
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Dict, List
 
 from espnet_peft.methods import catalog
-from espnet_peft.recipe.config import write_if_changed
+from espnet_peft.core.atomic import write_if_changed
 from espnet_peft.recipe.plan import tag_of
 
 RUN_FILE = "run.json"

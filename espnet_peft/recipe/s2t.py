@@ -27,7 +27,7 @@ from typing import Dict, List, Optional
 import yaml
 
 from espnet_peft.data.kaldi_dir import read_table
-from espnet_peft.recipe.config import write_if_changed
+from espnet_peft.core.atomic import write_if_changed
 
 TASK_SYMBOL = "<asr>"
 S2T_FILES = {"text": "text.s2t", "text_prev": "text.prev", "text_ctc": "text.ctc"}

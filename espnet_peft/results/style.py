@@ -14,6 +14,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from espnet_peft.core.atomic import write_if_changed  # noqa: E402
+
 RC = {"font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9, "legend.fontsize": 8,
       "axes.grid": True, "grid.alpha": 0.3, "axes.spines.top": False, "axes.spines.right": False,
       "savefig.dpi": 150, "figure.dpi": 100}
@@ -45,9 +47,6 @@ def save(fig, stem: Path) -> List[Path]:
     for fmt in ("png", "pdf"):
         buf = io.BytesIO()
         fig.savefig(buf, format=fmt, metadata=_METADATA[fmt], dpi=RC["savefig.dpi"])
-        path = stem.with_suffix(f".{fmt}")
-        if not path.is_file() or path.read_bytes() != buf.getvalue():
-            path.write_bytes(buf.getvalue())
-        written.append(path)
+        written.append(write_if_changed(stem.with_suffix(f".{fmt}"), buf.getvalue()))
     plt.close(fig)
     return written

@@ -13,17 +13,12 @@ import re
 from pathlib import Path
 from typing import List, Sequence
 
+from espnet_peft.core.atomic import write_if_changed
 from espnet_peft.methods import catalog
 from espnet_peft.results import tables
 from espnet_peft.results.ranks import find_rank_files, load_ranks
 from espnet_peft.results.scan import collect, read_json
 from espnet_peft.results.schema import MISSING, Row
-
-
-def write_if_changed(path: Path, text: str) -> Path:
-    if not path.is_file() or path.read_text(encoding="utf-8") != text:
-        path.write_text(text, encoding="utf-8")
-    return path
 
 
 def write_tables(rows: Sequence[Row], out_dir) -> Path:

@@ -95,7 +95,7 @@ ALLOWED = {
     "models": set(),
     "convert": {"core", "recipe"},
     "data": set(),
-    "results": {"methods"},
+    "results": {"core", "methods"},
     "recipe": {"core", "methods", "data", "results"},
     "integration": {"core", "ops", "methods", "checkpoint", "models"},
     "bin": {"core", "ops", "methods", "checkpoint", "integration", "convert", "results", "recipe", "data"},
