@@ -23,7 +23,8 @@ from espnet_peft.core.targets import set_submodule, under_prefix
 class SharedTensors(nn.ModuleDict):
     """The root-level ``peft_shared`` container. Its forward passes its input through:
     a root whose forward runs every child in turn (``nn.Sequential``) then runs it as a
-    no-op instead of failing on a ModuleDict without a forward."""
+    no-op instead of failing on a ModuleDict without a forward. (Such a root's ``len``
+    and last index then count it too, until ``merge_and_unload`` removes it.)"""
 
     def forward(self, x):
         return x
