@@ -14,6 +14,7 @@ from typing import Dict, List, Optional, Union
 import yaml
 
 from espnet_peft.convert.whisper_tokenizer import EOS, SOS, TASK_PREFIX
+from espnet_peft.core.config import deep_merge
 
 
 def prefix_ids(token_list: List[str]) -> List[int]:
@@ -52,8 +53,6 @@ def write_train_config(path: Union[str, Path], model_dir: Union[str, Path],
     """Write a complete ``config.yaml`` (all asr_train options) for the converted model."""
     import espnet_peft  # noqa: F401  (registers whisper_ckpt)
     from espnet2.tasks.asr import ASRTask
-
-    from espnet_peft.recipe.config import deep_merge
 
     conf = deep_merge(whisper_model_conf(model_dir), overrides or {})
     parser = ASRTask.get_parser()

@@ -95,3 +95,15 @@ def parse_config(cls: Type[C], method: str, conf: Dict[str, Any]) -> C:
     config = cls(**values)
     config.validate()
     return config
+
+
+def deep_merge(base: Dict[str, Any], override: Dict[str, Any]) -> Dict[str, Any]:
+    """``override`` over ``base``, key by key: mappings merge recursively, lists and scalars
+    replace (how YAML config layers combine)."""
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out

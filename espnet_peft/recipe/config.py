@@ -22,6 +22,7 @@ from typing import Any, Dict, Iterable, List, Union
 
 import yaml
 
+from espnet_peft.core.config import deep_merge
 from espnet_peft.methods import catalog
 
 RUN_SPECIFIC_KEYS = (
@@ -33,16 +34,6 @@ RUN_SPECIFIC_KEYS = (
     # written into config.yaml by ESPnet but not options of its parser
     "required", "version", "distributed",
 )
-
-
-def deep_merge(base: Dict[str, Any], override: Dict[str, Any]) -> Dict[str, Any]:
-    out = dict(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = deep_merge(out[key], value)
-        else:
-            out[key] = value
-    return out
 
 
 def load_yaml(path) -> Dict[str, Any]:

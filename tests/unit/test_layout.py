@@ -93,7 +93,7 @@ ALLOWED = {
     "methods": {"core", "ops"},
     "checkpoint": {"core", "ops", "methods"},
     "models": set(),
-    "convert": {"core", "recipe"},
+    "convert": {"core"},
     "data": set(),
     "results": {"core", "methods"},
     "recipe": {"core", "methods", "data", "results"},
