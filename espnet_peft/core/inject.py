@@ -87,7 +87,6 @@ def initialize_adapters(model: nn.Module) -> int:
     fresh = [(n, m) for n, m in adapter_layers(model) if not m.initialized]
     if fresh and state is not None:
         # Taken before any method edits a weight (PiSSA), so it describes the base.
-        state.base_fingerprint = None
         state.base_fingerprint = base_fingerprint(model)
     for _, layer in fresh:
         layer.init_from_base()

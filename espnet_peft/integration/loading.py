@@ -25,10 +25,9 @@ from typing import Dict, List, Optional
 import torch
 import yaml
 
-from espnet_peft.integration.adapters import ESPNET_BUILTIN_LORA
+from espnet_peft.integration.adapters import ESPNET_BUILTIN_LORA, is_peft_method
 from espnet_peft.integration.run_files import read_fingerprint
 from espnet_peft.core.inject import inject_adapters
-from espnet_peft.core.registry import registered_methods
 from espnet_peft.checkpoint.safe_io import load_tensors, weights_only_torch_load
 from espnet_peft.checkpoint.adapter_file import load_adapter
 from espnet_peft.checkpoint.state_dict import adapter_state_dict, load_adapter_state_dict
@@ -46,7 +45,7 @@ def read_config(config_file) -> argparse.Namespace:
 
 
 def uses_peft_adapter(args: argparse.Namespace) -> bool:
-    return bool(getattr(args, "use_adapter", False)) and getattr(args, "adapter", None) in registered_methods()
+    return bool(getattr(args, "use_adapter", False)) and is_peft_method(getattr(args, "adapter", None))
 
 
 def _load_base(model, args, base_model_file: Optional[str], device: str) -> List[str]:

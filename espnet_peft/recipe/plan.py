@@ -40,6 +40,7 @@ from espnet_peft.methods import catalog
 from espnet_peft.core.atomic import write_if_changed
 from espnet_peft.recipe.config import compose, config_value, experiment_tag, tag_part
 from espnet_peft.recipe.methods import expand
+from espnet_peft.results.schema import run_dir_name
 
 
 # Settings of the run that *pretrained* the base, reset to ESPnet's defaults between the
@@ -100,17 +101,6 @@ def plan(expdir, base_conf, adapt_config, adapter_conf_dir, domains, methods, sw
     if grid:
         raise SystemExit(f"--sweep names methods not in --methods: {sorted(grid)}")
     return runs
-
-
-def run_dir_name(domain: str, tag: str) -> str:
-    """The experiment directory of one adaptation run: ``adapt_child_lora_r8_alpha16_lr0p003``."""
-    return f"adapt_{domain}_{tag}"
-
-
-def tag_of(run_dir, domain: str) -> str:
-    """``run_dir_name``'s tag back (the whole name if it is not one of ``domain``'s runs)."""
-    name, prefix = Path(run_dir).name, run_dir_name(domain, "")
-    return name[len(prefix):] if name.startswith(prefix) else name
 
 
 def main(cmd=None):

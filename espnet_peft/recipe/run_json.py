@@ -11,7 +11,7 @@ domain: ``{"role": "zero_shot", "method": "zero_shot", "domains": [...], "test_s
 {<domain>: "<domain>_test", ..., "source": "<source>_test"}}``. An adaptation run is
 ``{"role": "adapt", "domain", "method", "tag", "test_sets": {<domain>: "<domain>_test",
 "source": "<source>_test"}}``; its tag is the directory name after ``adapt_<domain>_``
-(``espnet_peft.recipe.plan``). A file that would not change is left alone.
+(``espnet_peft.results.schema``). A file that would not change is left alone.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Dict, List
 
 from espnet_peft.methods import catalog
 from espnet_peft.core.atomic import write_if_changed
-from espnet_peft.recipe.plan import tag_of
+from espnet_peft.results.schema import tag_of
 
 RUN_FILE = "run.json"
 

@@ -28,7 +28,7 @@ import yaml
 
 from espnet_peft.methods import catalog
 from espnet_peft.results.schema import (FAILED, MISSING, NOT_DECODED, NOT_SCORED, NOT_TRAINED, OK,
-                                        UNFINISHED)
+                                        UNFINISHED, run_dir_name, tag_of)
 
 _ERROR_LINE = re.compile(r"^\s*([A-Za-z_][\w.]*(Error|Exception|Interrupt)\b.*|.*\bERROR\b.*)$")
 
@@ -174,7 +174,7 @@ def _planned_missing(exp_dir: Path, model: str, present: set) -> List[Dict[str, 
         if Path(conf_path).is_file():
             with open(conf_path, encoding="utf-8") as f:
                 conf = yaml.safe_load(f)
-        tag = run_dir.name[len(f"adapt_{domain}_"):] if run_dir.name.startswith(f"adapt_{domain}_") else run_dir.name
+        tag = tag_of(run_dir, domain)
         rows.append(_missing_row(model, domain, method, tag, exp_dir / run_dir.name, hyperparameters(conf),
                                  f"planned in {plan} but {exp_dir / run_dir.name} has no run.json"))
     return rows
@@ -189,7 +189,7 @@ def _grid_missing(rows: List[Dict[str, object]], exp_dir: Path, model: str) -> L
     for (method, tag), example in configs.items():
         for domain in domains:
             if (domain, method, tag) not in have:
-                out.append(_missing_row(model, domain, method, tag, exp_dir / f"adapt_{domain}_{tag}",
+                out.append(_missing_row(model, domain, method, tag, exp_dir / run_dir_name(domain, tag),
                                         example["hyperparameters"],
                                         f"{method} {tag} was run on {example['domain']} but not on {domain}"))
     return out

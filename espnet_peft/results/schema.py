@@ -5,6 +5,7 @@ cells, and the reference rows every table starts with."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Dict
 
 from espnet_peft.methods import catalog
@@ -20,3 +21,15 @@ FAILED, UNFINISHED, NOT_TRAINED, MISSING = "failed", "unfinished", "not trained"
 NOT_DECODED, NOT_SCORED = "not decoded", "not scored"
 # Zero-shot and full fine-tuning: a LaTeX table rules them off from the adapted runs.
 REFERENCE_METHODS = tuple(catalog.reference_methods())
+
+
+# Experiment directories the stage script makes and the scan reads.
+def run_dir_name(domain: str, tag: str) -> str:
+    """The experiment directory of one adaptation run: ``adapt_child_lora_r8_alpha16_lr0p003``."""
+    return f"adapt_{domain}_{tag}"
+
+
+def tag_of(run_dir, domain: str) -> str:
+    """``run_dir_name``'s tag back (the whole name if it is not one of ``domain``'s runs)."""
+    name, prefix = Path(run_dir).name, run_dir_name(domain, "")
+    return name[len(prefix):] if name.startswith(prefix) else name

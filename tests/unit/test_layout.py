@@ -96,7 +96,7 @@ ALLOWED = {
     "convert": {"core"},
     "data": set(),
     "results": {"core", "methods"},
-    "recipe": {"core", "methods", "data"},
+    "recipe": {"core", "methods", "data", "results"},
     "integration": {"core", "ops", "methods", "checkpoint", "models"},
     "bin": {"core", "ops", "methods", "checkpoint", "integration", "convert", "results", "recipe", "data"},
 }

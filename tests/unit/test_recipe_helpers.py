@@ -9,7 +9,7 @@ import yaml
 
 from espnet_peft.recipe import config, plan, score
 from espnet_peft.results import scan as results
-from espnet_peft.results import writers
+from espnet_peft.results import schema, writers
 
 
 def test_config_layers_merge_and_drop_run_specific_keys(tmp_path):
@@ -297,7 +297,7 @@ def test_run_json_has_what_the_results_read(tmp_path):
         "role": "adapt", "domain": "child", "method": "lora", "tag": "lora_r8_alpha16_lr0p003",
         "test_sets": {"child": "child_test", "source": "adult_test"}}
     assert json.loads((tmp_path / "elsewhere/run.json").read_text())["tag"] == "elsewhere"  # no adapt_child_ prefix
-    assert plan.tag_of(plan.run_dir_name("child", "x_y"), "child") == "x_y"
+    assert schema.tag_of(schema.run_dir_name("child", "x_y"), "child") == "x_y"
     with pytest.raises(SystemExit):
         run_json.main(["--source_domain", "adult"])
     with pytest.raises(SystemExit):
