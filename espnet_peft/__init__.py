@@ -27,6 +27,7 @@ _API = {
     "mark_only_adapters_trainable": "core.inject", "merge_adapters": "core.inject",
     "merge_and_unload": "core.inject", "unmerge_adapters": "core.inject",
     "AdapterLinear": "core.layer", "AdapterModule": "core.layer", "OutputAdapter": "core.layer",
+    "install_proximal_steps": "core.proximal",
     "METHODS": "core.registry", "get_method": "core.registry",
     "adapter_state_dict": "checkpoint.state_dict", "load_adapter_state_dict": "checkpoint.state_dict",
     "load_adapter": "checkpoint.adapter_file", "save_adapter": "checkpoint.adapter_file",

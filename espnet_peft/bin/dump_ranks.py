@@ -7,8 +7,7 @@
 Writes the JSON of ``espnet_peft.methods.rank_report`` (per layer: name, shape, rank,
 per-rank magnitudes): AdaLoRA's ``values`` are |Lambda_i| (0 where masked) and its
 ``rank`` the triplets the allocation keeps; S2-LoRA's ``values`` are |lambda_l,i| and its
-``rank`` how many exceed ``--threshold`` times the largest |lambda| of the whole model
-(default 1e-2; ``--absolute`` makes it a plain value).
+``rank`` how many are not 0 (its proximal L1 step prunes coefficients exactly).
 
 A checkpoint (``.pth``, full or adapter-only, or an exported ``.safetensors``) is loaded
 with its training config through the same safe loader as decoding (``--config``; the base
@@ -28,7 +27,7 @@ import sys
 def main(cmd=None):
     from espnet_peft.checkpoint.adapter_file import read_adapter_file
     from espnet_peft.core.errors import AdapterFileError
-    from espnet_peft.methods.rank_report import DEFAULT_THRESHOLD, rank_report, rank_report_from_tensors
+    from espnet_peft.methods.rank_report import rank_report, rank_report_from_tensors
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--adapter_file", help="a .safetensors adapter file (AdaLoRA without --config)")
@@ -38,9 +37,6 @@ def main(cmd=None):
                         help="checkpoint (.pth, full or adapter-only) or .safetensors adapter")
     parser.add_argument("--base_model_file", default=None,
                         help="pretrained base checkpoint (default: the config's init_param)")
-    parser.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,
-                        help="S2-LoRA: a coefficient counts if |lambda| > threshold x the model-wide max")
-    parser.add_argument("--absolute", action="store_true", help="S2-LoRA: --threshold is an absolute value")
     parser.add_argument("--out", help="output JSON file (default: standard output)")
     args = parser.parse_args(cmd)
     try:
@@ -52,11 +48,10 @@ def main(cmd=None):
             if args.model_file is None:
                 parser.error("--config needs --model_file (a checkpoint or adapter file)")
             model, _ = load_adapted_model(args)
-            report = rank_report(model, args.threshold, args.absolute)
+            report = rank_report(model)
         elif args.adapter_file:
             meta, tensors = read_adapter_file(args.adapter_file)
-            report = rank_report_from_tensors(meta["method"], tensors, args.adapter_file,
-                                              args.threshold, args.absolute)
+            report = rank_report_from_tensors(meta["method"], tensors, args.adapter_file)
         else:
             parser.error("give --adapter_file FILE, or --config CONFIG --model_file CHECKPOINT")
     except (ValueError, AdapterFileError) as e:

@@ -22,6 +22,7 @@ from espnet_peft.core.atomic import atomic_write
 from espnet_peft.core.errors import AdapterFileError
 from espnet_peft.core.fingerprint import base_fingerprint
 from espnet_peft.core.inject import inject_adapters
+from espnet_peft.core.registry import get_method
 from espnet_peft.core.state import peft_state
 
 FORMAT_NAME = "espnet_peft.adapter"
@@ -103,7 +104,7 @@ def load_adapter(model: nn.Module, path) -> Dict[str, Any]:
     table = tensors.pop(FINGERPRINT_KEY)
     state = peft_state(model)
     if state is None:
-        inject_adapters(model, meta["method"], **meta["config"])
+        inject_adapters(model, meta["method"], **get_method(meta["method"]).config_cls.upgrade_stored(meta["config"]))
     elif state.method != meta["method"]:
         raise AdapterFileError(
             f"{path} holds a {meta['method']} adapter but the model has {state.method} adapters")

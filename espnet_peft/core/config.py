@@ -6,7 +6,7 @@ import dataclasses
 import difflib
 import math
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Type, TypeVar
+from typing import Any, ClassVar, Dict, List, Type, TypeVar
 
 from espnet_peft.core.errors import AdapterConfigError
 
@@ -30,6 +30,15 @@ class AdapterConfig:
 
     target_modules: List[str] = field(default_factory=lambda: list(DEFAULT_TARGET_MODULES))
     optional_target_modules: List[str] = field(default_factory=list)
+    # Fields added to a method after its configs were first stored, with the value that a
+    # stored config without the field meant. Adapter files store every field, so a
+    # missing one means the file was written before the field existed.
+    stored_before: ClassVar[Dict[str, Any]] = {}
+
+    @classmethod
+    def upgrade_stored(cls, stored: Dict[str, Any]) -> Dict[str, Any]:
+        """A stored config (``to_dict``) with the fields it predates filled in."""
+        return {**{k: v for k, v in cls.stored_before.items() if k not in stored}, **stored}
 
     def validate(self) -> None:
         if isinstance(self.target_modules, str):

@@ -114,6 +114,13 @@ class AdapterModule(nn.Module):
     def regularization_loss(self) -> Optional[torch.Tensor]:
         return None
 
+    @torch.no_grad()
+    def proximal_step(self, step_size) -> None:
+        """After an optimiser step: apply the proximal operator of a non-smooth penalty
+        (``espnet_peft.core.proximal``); ``step_size(param)`` is the per-entry step the
+        optimiser took for ``param`` (None if it holds or stepped no such parameter).
+        Default: no such penalty."""
+
     # ----- learned rank distribution (methods whose catalog card has reports_ranks) ---
     def rank_values(self) -> Tuple[torch.Tensor, Optional[int]]:
         """Per-rank magnitudes and the rank the method keeps (None: decided model-wide

@@ -2,9 +2,10 @@
 
 ``PeftTrainer.run`` initialises the adapters from the weights ESPnet has loaded
 (``--init_param``) before the first step (PiSSA/SSVD/SSVD-O's SVD, DoRA's magnitude),
-records the base-model fingerprint, writes the run summary, and makes
-``--save_strategy adapter_only`` work for our methods (ESPnet's trainer knows only
-lora/houlsby there). The classes are module-level names (``Peft<Task>``,
+records the base-model fingerprint, installs the proximal steps of penalties applied
+after the optimiser step (S2-LoRA's L1; ``espnet_peft.core.proximal``), writes the run
+summary, and makes ``--save_strategy adapter_only`` work for our methods (ESPnet's
+trainer knows only lora/houlsby there). The classes are module-level names (``Peft<Task>``,
 ``Peft<Task>Trainer``) so that they pickle into the processes ESPnet spawns per GPU.
 """
 
@@ -20,6 +21,7 @@ from pathlib import Path
 import torch
 
 from espnet_peft.core.inject import initialize_adapters
+from espnet_peft.core.proximal import install_proximal_steps
 from espnet_peft.core.registry import registered_methods
 from espnet_peft.integration.adapters import is_peft_method
 from espnet_peft.integration.run_files import write_fingerprint, write_run_summary
@@ -48,6 +50,8 @@ def make_peft_trainer(base_trainer):
             if str(getattr(trainer_options, "adapter", "")).startswith("espnet_peft."):
                 n = initialize_adapters(model)
                 logging.info("espnet_peft: initialised %d adapter layers from the loaded weights", n)
+                if install_proximal_steps(model, optimizers):
+                    logging.info("espnet_peft: proximal steps (L1 soft-thresholding) after every optimizer step")
                 if main_process:
                     write_fingerprint(model, output_dir)
             start = time.time()

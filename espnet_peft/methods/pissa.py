@@ -15,9 +15,11 @@ loading a base checkpoint and an adapter-only one, or when ESPnet resumes a
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 import torch
 
+from espnet_peft.core.errors import AdapterConfigError
 from espnet_peft.methods.lora import LoRAConfig, LowRankLinear
 from espnet_peft.core.registry import register_method
 from espnet_peft.ops.svd import canonical_svd
@@ -30,7 +32,17 @@ CARD = {"name": "pissa", "display": "PiSSA", "order": 50, "color": "#2ca02c", "m
 
 @dataclass
 class PiSSAConfig(LoRAConfig):
-    alpha: float = 8.0  # the SSVD paper runs PiSSA with alpha = r
+    # None = r, i.e. scaling 1 (PiSSA's own definition, and how the SSVD paper runs it):
+    # s * B @ A is then the principal part of W0 with B, A = U_r sqrt(S_r), sqrt(S_r) V_r^T.
+    alpha: Optional[float] = None
+
+    def validate(self) -> None:
+        if self.alpha is None:
+            self.alpha = self.r
+        if isinstance(self.alpha, bool) or not isinstance(self.alpha, (int, float)):
+            raise AdapterConfigError(f"adapter_conf 'alpha' for 'pissa' must be a number, got {self.alpha!r}")
+        self.alpha = float(self.alpha)
+        super().validate()
 
 
 @register_method(CARD["name"], PiSSAConfig)

@@ -2,12 +2,20 @@
 
 All adapted matrices of one shape share a single pair of factors A (r x in) and
 B (out x r); each matrix l owns only a rank-coefficient vector lambda_l (r numbers):
-``delta W_l = s * B diag(lambda_l) A``. An L1 penalty ``l1_weight * sum_l |lambda_l|_1``
-(returned by ``regularization_loss`` and added to ESPnet's training loss by the
-plugin) drives the coefficients to a sparse per-matrix rank distribution.
+``delta W_l = s * B diag(lambda_l) A``. The coefficients carry an L1 penalty
+``l1_weight * sum_l |lambda_l|_1`` that makes them sparse, so that each matrix ends up
+with its own rank (the paper compares that distribution with AdaLoRA's).
 
-Initialisation (the paper does not fix it; ours keeps the model unchanged at start):
-A Kaiming-uniform, B = 0, lambda = 1, so every matrix starts as plain shared LoRA.
+The penalty is applied as a proximal step after each optimiser step
+(``espnet_peft.core.proximal``: soft-thresholding in Adam's metric), not as a loss term:
+a coefficient is then exactly 0 while its loss gradient stays below ``l1_weight``, and a
+matrix whose coefficients are all 0 is not adapted at all. (An L1 subgradient added to
+the loss never gives exact zeros under Adam.)
+
+Initialisation (the paper does not fix it): A and B Kaiming-uniform, lambda = 0, so the
+model is unchanged at the start and every coefficient enters only once its gradient
+exceeds the penalty weight. (With lambda = 1 and B = 0 the coefficients' gradients are 0
+at the start and the first proximal step would prune every one of them for good.)
 The shared factors live once in the root model under ``peft_shared.s2lora_<out>x<in>``.
 """
 
@@ -31,7 +39,9 @@ CARD = {"name": "s2lora", "display": "S2-LoRA", "order": 80, "color": "#8c564b",
 
 @dataclass
 class S2LoRAConfig(LoRAConfig):
-    l1_weight: float = 1e-4
+    # The loss gradient a coefficient must exceed to become (and stay) non-zero;
+    # conf/tuning/ of the mini_synth recipe shows how it was chosen there.
+    l1_weight: float = 0.1
 
     def validate(self) -> None:
         super().validate()
@@ -42,7 +52,7 @@ class SharedFactors(nn.Module):
     def __init__(self, r: int, in_features: int, out_features: int, device, dtype):
         super().__init__()
         self.lora_A = nn.Parameter(kaiming_uniform_(torch.empty(r, in_features, device=device, dtype=dtype)))
-        self.lora_B = nn.Parameter(torch.zeros(out_features, r, device=device, dtype=dtype))
+        self.lora_B = nn.Parameter(kaiming_uniform_(torch.empty(out_features, r, device=device, dtype=dtype)))
 
 
 @register_method(CARD["name"], S2LoRAConfig)
@@ -58,7 +68,7 @@ class S2LoRALinear(AdapterLinear):
         # A plain attribute, not a submodule: the factors are owned (and saved) once,
         # by the root model's ``peft_shared``.
         object.__setattr__(self, "shared", shared)
-        self.s2lora_lambda = nn.Parameter(torch.ones(config.r, device=base.weight.device, dtype=base.weight.dtype))
+        self.s2lora_lambda = nn.Parameter(torch.zeros(config.r, device=base.weight.device, dtype=base.weight.dtype))
         self.scaling = config.scaling
         self.l1_weight = config.l1_weight
         self.lora_dropout = adapter_dropout(config.dropout)
@@ -84,7 +94,8 @@ class S2LoRALinear(AdapterLinear):
         return self.shared.lora_A, self.shared.lora_B, torch.diag(self.s2lora_lambda), self.scaling, None
 
     def rank_values(self):
-        return self.s2lora_lambda.detach(), None
+        lam = self.s2lora_lambda.detach()
+        return lam.abs(), int(torch.count_nonzero(lam))
 
     @classmethod
     def rank_records(cls, tensors, where: str):
@@ -92,7 +103,11 @@ class S2LoRALinear(AdapterLinear):
             f"{where}: an S2-LoRA adapter file does not record the shape of each layer; give the "
             "training config as well (--config CONFIG --model_file ADAPTER_FILE)")
 
-    def regularization_loss(self):
-        if self.l1_weight == 0:
-            return None
-        return self.l1_weight * self.s2lora_lambda.abs().sum()
+    @torch.no_grad()
+    def proximal_step(self, step_size) -> None:
+        """Soft-threshold lambda by ``l1_weight`` times the optimiser's step size."""
+        t = step_size(self.s2lora_lambda) if self.l1_weight > 0 else None
+        if t is None:
+            return
+        lam = self.s2lora_lambda
+        lam.copy_(lam.sign() * (lam.abs() - self.l1_weight * t).clamp_min(0))

@@ -17,8 +17,7 @@ from dataclasses import dataclass
 
 import torch.nn as nn
 
-from espnet_peft.methods.ssvd import SSVDConfig
-from espnet_peft.methods.svd_rotation import SVDRotationLinear, rank_from_fraction
+from espnet_peft.methods.svd_rotation import SVDRotationConfig, SVDRotationLinear, rank_from_fraction
 from espnet_peft.core.registry import register_method
 
 # The catalog entry (espnet_peft.methods.catalog): how tables, plots and run names show ssvd_o.
@@ -37,7 +36,7 @@ def rotation_size_for_budget(budget: float) -> int:
 
 
 @dataclass
-class SSVDOConfig(SSVDConfig):
+class SSVDOConfig(SVDRotationConfig):
     budget_ratio: float = 0.5
 
     def validate(self) -> None:

@@ -18,13 +18,35 @@ per process) so checkpoints carry only dsigma and the rotation parameters.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Optional
+
 import torch
 import torch.nn as nn
 
+from espnet_peft.core.config import AdapterConfig
 from espnet_peft.core.errors import AdapterConfigError
 from espnet_peft.core.layer import AdapterLinear
-from espnet_peft.ops.rotation import Rotation
+from espnet_peft.ops.rotation import ROTATION_KINDS, Rotation
 from espnet_peft.ops.svd import canonical_svd
+
+
+@dataclass
+class SVDRotationConfig(AdapterConfig):
+    """The fields SSVD and SSVD-O share: k (or k_fraction of min(in, out)), rotation."""
+
+    k: Optional[int] = None
+    k_fraction: float = 0.4
+    rotation: str = "approx"
+
+    def validate(self) -> None:
+        super().validate()
+        if self.rotation not in ROTATION_KINDS:
+            raise AdapterConfigError(f"rotation must be one of {ROTATION_KINDS}, got {self.rotation!r}")
+        if self.k is None:
+            self.check_interval("k_fraction", 0, 1, "(]")
+        else:
+            self.check_integer("k")
 
 
 def rank_from_fraction(in_features: int, out_features: int, k, k_fraction) -> int:

@@ -154,17 +154,14 @@ def test_initialises_from_weights_loaded_after_injection(method, base_model, inp
         torch.testing.assert_close(layer.s_k, torch.linalg.svdvals(base_model.blocks[0].w_1.weight)[:layer.k])
 
 
-def test_s2lora_shares_factors_and_regularises(base_model, inputs):
+def test_s2lora_shares_factors_and_has_no_loss_penalty(base_model, inputs):
     model = adapted_copy(base_model, "s2lora")
     shared = model.peft_shared
     # linear_q and linear_v are 12x12 (one pair), w_1 20x12 and w_2 12x20 one pair each.
     assert sorted(shared) == ["s2lora_12x12", "s2lora_12x20", "s2lora_20x12"]
     assert model.blocks[0].linear_q.shared is model.blocks[1].linear_v.shared
-    lambdas = [m.s2lora_lambda for _, m in espnet_peft.adapter_layers(model)]
-    expected = 1e-3 * sum(l.abs().sum() for l in lambdas)
-    torch.testing.assert_close(espnet_peft.adapter_regularization(model), expected)
-    expected.backward()
-    assert all(l.grad is not None for l in lambdas)
+    # Its L1 term is a proximal step after the optimiser step (tests/unit/test_proximal.py).
+    assert espnet_peft.adapter_regularization(model) is None
 
 
 def test_target_patterns_suffix_regex_and_errors(base_model):
