@@ -11,9 +11,13 @@ Writes into ``--out_dir`` (default: the first ``--exp_dir``): ``RESULTS.md``,
 method whose card names one (``ssvd_o_budget``: only with two or more SSVD-O budget
 ratios), ``training_curves`` and ``rank_heatmap`` (from ``<exp>/*/ranks.json`` and
 ``--ranks`` files written by ``espnet_peft.bin.dump_ranks``). With several models, plot
-names start with the model's label. Failed, unfinished, undecoded and missing runs appear in the tables with
+names start with the model's label. Every error rate comes with its 95 % bootstrap interval
+where its score.json has one (cells ``20.4 (18.1–22.9)``, ``<column>_lo``/``_hi`` in the
+CSV, error bars in the plots), and no run is marked best unless its interval is disjoint
+from the others'. Failed, unfinished, undecoded and missing runs appear in the tables with
 their status and the log to read; files whose content did not change are not rewritten.
-The writing is ``espnet_peft.results.writers``.
+The writing is ``espnet_peft.results.writers``. Choosing a configuration per method on
+the dev sets is ``espnet_peft.bin.select_configs``.
 """
 
 from __future__ import annotations

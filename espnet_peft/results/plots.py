@@ -3,12 +3,13 @@ returns their paths (None when there is nothing to draw). Input rows are those o
 ``espnet_peft.results.scan.collect`` for one base model; each method is drawn in its
 card's colour and marker and named by its display name (``espnet_peft.methods.catalog``).
 Runs without a number (failed, missing, not decoded) cannot be drawn; each panel says how
-many it left out.
+many it left out. Error bars are the 95 % bootstrap intervals of the error rates (none
+for a score.json written before scoring added them); the efficiency frontier joins the
+point estimates and says nothing about which differences the intervals resolve.
 """
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -20,13 +21,20 @@ from espnet_peft.methods.catalog import FULL, ZERO_SHOT, color, marker
 from espnet_peft.results import ranks as rank_files
 from espnet_peft.results.curves import Curves
 from espnet_peft.results.labels import hp_text, method_name
-from espnet_peft.results.schema import Row
+from espnet_peft.results.schema import Row, interval
 from espnet_peft.results.style import figure, save, styled
-from espnet_peft.results.tables import metric_name
+from espnet_peft.results.tables import is_number, metric_name
 
 
-def _is_num(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+def _error_bars(rows: Sequence[Row], column: str) -> Optional[np.ndarray]:
+    """(2, n) distances from each row's error rate to its interval's ends, for
+    ``errorbar``: NaN (no bar) for a row without one; None when no row has one."""
+    bars = np.full((2, len(rows)), np.nan)
+    for i, r in enumerate(rows):
+        ci = interval(r, column)
+        if ci:  # the point and its ends are rounded separately: never a negative length
+            bars[:, i] = max(r[column] - ci[0], 0.0), max(ci[1] - r[column], 0.0)
+    return None if np.isnan(bars).all() else bars
 
 
 def _domains(rows: Sequence[Row]) -> List[str]:
@@ -36,7 +44,7 @@ def _domains(rows: Sequence[Row]) -> List[str]:
 def _domains_with_numbers(rows: Sequence[Row]) -> Tuple[List[str], Dict[str, str]]:
     """Target domains with at least one target WER, and why each of the others has none."""
     domains = _domains(rows)
-    full = [d for d in domains if any(r["domain"] == d and _is_num(r["target_wer"]) for r in rows)]
+    full = [d for d in domains if any(r["domain"] == d and is_number(r["target_wer"]) for r in rows)]
     return full, {d: _left_out([r for r in rows if r["domain"] == d], []) for d in domains if d not in full}
 
 
@@ -113,7 +121,7 @@ def _off_scale_note(ax, text: str) -> None:
 def _zero_shot_line(ax, rows: Sequence[Row], ys: Sequence[float]) -> List[Row]:
     """The zero-shot target WER as a dotted line, or as a note when it lies far above the
     adapted runs (a line there would squash them)."""
-    zs = [r for r in rows if r["method"] == ZERO_SHOT and _is_num(r["target_wer"])]
+    zs = [r for r in rows if r["method"] == ZERO_SHOT and is_number(r["target_wer"])]
     for r in zs:
         wer = r["target_wer"]
         if _off_scale(wer, ys):
@@ -125,9 +133,9 @@ def _zero_shot_line(ax, rows: Sequence[Row], ys: Sequence[float]) -> List[Row]:
 
 @styled
 def wer_vs_params(rows: Sequence[Row], stem: Path, title: str = "") -> Optional[List[Path]]:
-    """Target test WER against trainable parameters (log x), one panel per target domain:
-    one marker per run, runs of one method joined, the efficiency frontier dashed, the
-    zero-shot WER as a dotted line."""
+    """Target test WER (with its interval) against trainable parameters (log x), one panel
+    per target domain: one marker per run, runs of one method joined, the efficiency
+    frontier of the point estimates dashed, the zero-shot WER as a dotted line."""
     panels = _domain_panels(rows)
     if panels is None:
         return None
@@ -137,14 +145,15 @@ def wer_vs_params(rows: Sequence[Row], stem: Path, title: str = "") -> Optional[
         drs = [r for r in rows if r["domain"] == domain]
         drawn, points = [], []
         for method in _methods(drs):
-            pts = sorted((r for r in drs if r["method"] == method and _is_num(r["target_wer"])
-                          and _is_num(r["trainable_params"]) and r["trainable_params"] > 0),
+            pts = sorted((r for r in drs if r["method"] == method and is_number(r["target_wer"])
+                          and is_number(r["trainable_params"]) and r["trainable_params"] > 0),
                          key=lambda r: r["trainable_params"])
             if not pts:
                 continue
             xs, ys = [r["trainable_params"] for r in pts], [r["target_wer"] for r in pts]
-            ax.plot(xs, ys, marker=marker(method), color=color(method), ls="-" if len(pts) > 1 else "none",
-                    ms=8 if method == FULL else 6, label=method_name(method))
+            ax.errorbar(xs, ys, yerr=_error_bars(pts, "target_wer"), marker=marker(method), color=color(method),
+                        ls="-" if len(pts) > 1 else "none", ms=8 if method == FULL else 6, capsize=2,
+                        elinewidth=0.8, label=method_name(method))
             drawn += pts
             points += list(zip(xs, ys))
         front = pareto_front(points)
@@ -173,7 +182,8 @@ def _finish(fig, axes, drawn_any: bool, title: str, stem: Path) -> Optional[List
 @styled
 def learning_vs_forgetting(rows: Sequence[Row], stem: Path, title: str = "") -> Optional[List[Path]]:
     """Target test WER (learning) against source test WER (forgetting), one panel per
-    target domain; the zero-shot source WER (no forgetting) as a dotted line."""
+    target domain, with both intervals as error bars; the zero-shot source WER (no
+    forgetting) as a dotted line."""
     panels = _domain_panels(rows)
     if panels is None:
         return None
@@ -181,7 +191,7 @@ def learning_vs_forgetting(rows: Sequence[Row], stem: Path, title: str = "") -> 
     drawn_any = False
     for ax, domain in zip(axes[0], domains):
         drs = [r for r in rows if r["domain"] == domain]
-        drawn = [r for r in drs if _is_num(r["target_wer"]) and _is_num(r["source_wer"])]
+        drawn = [r for r in drs if is_number(r["target_wer"]) and is_number(r["source_wer"])]
         adapted = [r["target_wer"] for r in drawn if r["method"] != ZERO_SHOT]
         for method in _methods(drawn):
             pts = [r for r in drawn if r["method"] == method]
@@ -190,8 +200,10 @@ def learning_vs_forgetting(rows: Sequence[Row], stem: Path, title: str = "") -> 
                     _off_scale_note(ax, f"zero-shot: target {r['target_wer']:.1f} % (off scale) ↑, "
                                         f"source {r['source_wer']:.1f} %")
                 continue
-            ax.scatter([r["source_wer"] for r in pts], [r["target_wer"] for r in pts], marker=marker(method),
-                       color=color(method), s=60 if method == FULL else 36, label=method_name(method))
+            ax.errorbar([r["source_wer"] for r in pts], [r["target_wer"] for r in pts],
+                        xerr=_error_bars(pts, "source_wer"), yerr=_error_bars(pts, "target_wer"),
+                        marker=marker(method), ls="none", color=color(method), ms=8 if method == FULL else 6,
+                        capsize=2, elinewidth=0.8, label=method_name(method))
         for r in drawn:
             if r["method"] == ZERO_SHOT:
                 ax.axvline(r["source_wer"], ls=":", color=color(ZERO_SHOT), lw=1)
@@ -220,7 +232,7 @@ def hyperparameter_sweep(rows: Sequence[Row], method: str, stem: Path, title: st
     if card is None or not card.sweep_plot:
         raise ValueError(f"{method!r}: its method card names no sweep_plot")
     key, label = card.sweep_plot["key"], card.sweep_plot["label"]
-    sweep = [r for r in rows if r["method"] == method and _is_num(r["hyperparameters"].get(key))]
+    sweep = [r for r in rows if r["method"] == method and is_number(r["hyperparameters"].get(key))]
     if len({r["hyperparameters"][key] for r in sweep}) < 2:
         return None
     panels = _domain_panels(sweep)
@@ -239,12 +251,12 @@ def hyperparameter_sweep(rows: Sequence[Row], method: str, stem: Path, title: st
             pts = sorted((r for r in drs if others(r) == setting), key=lambda r: r["hyperparameters"][key])
             suffix = f" ({setting})" if len(settings) > 1 else ""
             for wer, ls, what in (("target_wer", "-", "target"), ("source_wer", "--", "source")):
-                good = [r for r in pts if _is_num(r[wer])]
+                good = [r for r in pts if is_number(r[wer])]
                 if good:
-                    ax.plot([r["hyperparameters"][key] for r in good], [r[wer] for r in good],
-                            ls=ls, marker="o" if what == "target" else "s", color=f"C{i}",
-                            label=f"{what} test{suffix}")
-            drawn += [r for r in pts if _is_num(r["target_wer"])]
+                    ax.errorbar([r["hyperparameters"][key] for r in good], [r[wer] for r in good],
+                                yerr=_error_bars(good, wer), ls=ls, marker="o" if what == "target" else "s",
+                                color=f"C{i}", capsize=2, elinewidth=0.8, label=f"{what} test{suffix}")
+            drawn += [r for r in pts if is_number(r["target_wer"])]
         _xlabel(ax, label, drs, drawn)
         ax.set_ylabel(f"test {metric_name(drs)} (%)")
         ax.set_title(f"{method_name(method)}, target: {domain}")

@@ -7,8 +7,10 @@ Each experiment directory that the stage script made holds ``run.json``
 training finished, and ``decode_<set>/score.json`` from scoring.
 
 ``collect`` returns one row per (target domain, run): trainable parameters, target dev
-and test WER (learning), source-domain WER (forgetting), relative gap to full
-fine-tuning, training time and peak memory, and a status. Runs that failed, did not
+and test WER (learning), source-domain dev and test WER (forgetting), each with its 95 %
+bootstrap interval where score.json has one (``ci95``), relative gap to full
+fine-tuning, training time and peak memory, and a status. A dev set is ``<domain>_dev``
+for the test set ``<domain>_test``, read only when decoded. Runs that failed, did not
 finish, were never decoded, or are missing altogether stay in the rows with that status;
 they are never dropped. A run counts as missing when ``<exp>/jobs/plan.txt`` (written
 by stage 9: ``domain method exp_dir config`` lines) lists it but its directory has no
@@ -28,7 +30,7 @@ import yaml
 
 from espnet_peft.methods import catalog
 from espnet_peft.results.schema import (FAILED, MISSING, NOT_DECODED, NOT_SCORED, NOT_TRAINED, OK,
-                                        UNFINISHED, run_dir_name, tag_of)
+                                        UNFINISHED, WER_COLUMNS, ci_key, run_dir_name, tag_of)
 
 _ERROR_LINE = re.compile(r"^\s*([A-Za-z_][\w.]*(Error|Exception|Interrupt)\b.*|.*\bERROR\b.*)$")
 
@@ -96,25 +98,28 @@ def run_status(exp: Path, role: str) -> Tuple[str, str]:
     return NOT_TRAINED, f"not trained: no {log}"
 
 
-def _wer(exp: Path, test_set: Optional[str], status: str):
-    """An error rate (float: WER, or CER where scoring chose it) or the reason there is none (str)."""
+def _score(exp: Path, test_set: Optional[str], status: str) -> Tuple[object, Optional[Tuple[float, float]], str]:
+    """(error rate, its 95 % interval, metric) of one decoding: the rate is a float (WER,
+    or CER where scoring chose it), the reason there is none (str), or None without a
+    set; the interval is None when there is no rate or its score.json predates intervals."""
     if not test_set:
-        return None
-    score = read_json(exp / f"decode_{test_set}" / "score.json")
-    if score is not None:
-        metric = score.get("metric", "wer")  # cer for a recipe scored by character (score --metric)
-        if metric not in score:
-            raise ValueError(f"{exp / f'decode_{test_set}' / 'score.json'}: no {metric!r} field")
-        return score[metric]
-    if status != OK:
-        return status
-    return NOT_SCORED if (exp / f"decode_{test_set}").is_dir() else NOT_DECODED
-
-
-def _metric(exp: Path, test_set: Optional[str]) -> str:
-    """The error rate a score.json reports: wer, or cer (score --metric)."""
-    score = read_json(exp / f"decode_{test_set}" / "score.json") if test_set else None
-    return (score or {}).get("metric", "wer")
+        return None, None, "wer"
+    path = exp / f"decode_{test_set}" / "score.json"
+    score = read_json(path)
+    if score is None:
+        if status != OK:
+            return status, None, "wer"
+        return (NOT_SCORED if path.parent.is_dir() else NOT_DECODED), None, "wer"
+    metric = score.get("metric", "wer")  # cer for a recipe scored by character (score --metric)
+    if metric not in score:
+        raise ValueError(f"{path}: no {metric!r} field")
+    ci = score.get("ci95")
+    if ci is not None:
+        if not (isinstance(ci, list) and len(ci) == 2 and all(isinstance(v, (int, float)) for v in ci)
+                and ci[0] <= ci[1]):
+            raise ValueError(f"{path}: 'ci95' must be [lo, hi] with lo <= hi, got {ci!r}")
+        ci = (ci[0], ci[1])
+    return score[metric], ci, metric
 
 
 def _dev_set(test_set: Optional[str]) -> Optional[str]:
@@ -129,29 +134,36 @@ def scan_run(exp: Path, run: dict, model: str) -> List[Dict[str, object]]:
     summary = (read_json(exp / "peft_summary.json") or {}) if role == "adapt" else {}
     hp = hyperparameters(_train_config(exp)) if role == "adapt" else {}
     tests = run["test_sets"]
+    # dev sets are decoded only on request: a dev column stays empty unless its directory exists
+    source_dev = _dev_set(tests.get("source"))
+    source_dev = source_dev if source_dev and (exp / f"decode_{source_dev}").is_dir() else None
     rows = []
     for domain in run.get("domains") or [run.get("domain")]:
         trainable = 0 if role == "zero_shot" else summary.get("trainable_params")
-        dev = _dev_set(tests.get(domain))  # dev sets are decoded only on request
-        rows.append({
+        dev = _dev_set(tests.get(domain))
+        sets = {"dev_wer": dev if dev and (exp / f"decode_{dev}").is_dir() else None,
+                "target_wer": tests.get(domain), "source_dev_wer": source_dev, "source_wer": tests.get("source")}
+        scores = {column: _score(exp, test_set, status) for column, test_set in sets.items()}
+        row = {
             "model": model, "domain": domain, "method": run["method"], "tag": run.get("tag", ""),
             "hyperparameters": hp, "status": status, "note": note,
             "trainable_params": trainable, "base_params": summary.get("base_params"),
-            "dev_wer": _wer(exp, dev, status) if dev and (exp / f"decode_{dev}").is_dir() else None,
-            "target_wer": _wer(exp, tests.get(domain), status),
-            "source_wer": _wer(exp, tests.get("source"), status),
-            "metric": _metric(exp, tests.get(domain)),
+            "metric": scores["target_wer"][2],
             "train_time_s": summary.get("train_wall_s"),
             "peak_mem_mb": summary.get("peak_cuda_mb") or summary.get("peak_cpu_rss_mb"),
             "exp_dir": str(exp),
-        })
+        }
+        for column in WER_COLUMNS:
+            row[column], row[ci_key(column)], _ = scores[column]
+        rows.append(row)
     return rows
 
 
 def _missing_row(model, domain, method, tag, exp_dir, hp, why) -> Dict[str, object]:
     return {"model": model, "domain": domain, "method": method, "tag": tag, "hyperparameters": hp,
             "status": MISSING, "note": f"missing: {why}", "trainable_params": None, "base_params": None,
-            "dev_wer": None, "target_wer": MISSING, "source_wer": MISSING, "train_time_s": None,
+            **{c: None for c in WER_COLUMNS}, **{ci_key(c): None for c in WER_COLUMNS},
+            "target_wer": MISSING, "source_wer": MISSING, "train_time_s": None,
             "peak_mem_mb": None, "exp_dir": str(exp_dir)}
 
 

@@ -1,7 +1,8 @@
 """Write the result files of one or more experiment directories: the rows of
 ``espnet_peft.results.scan.collect`` as ``RESULTS.md``, ``results.csv`` and
-``results.tex`` (``espnet_peft.results.tables``) and every plot they support under
-``plots/`` (``espnet_peft.results.plots``). A file whose content did not change is left
+``results.tex`` (``espnet_peft.results.tables``), every plot they support under
+``plots/`` (``espnet_peft.results.plots``), and the dev-set choice of configurations,
+``SELECTION.md`` and ``selection.json`` (``espnet_peft.results.selection``). A file whose content did not change is left
 untouched, so a re-run of a finished recipe changes nothing.
 ``espnet_peft.bin.collect_results`` is the command line.
 """
@@ -15,7 +16,7 @@ from typing import List, Sequence
 
 from espnet_peft.core.atomic import write_if_changed
 from espnet_peft.methods import catalog
-from espnet_peft.results import tables
+from espnet_peft.results import selection, tables
 from espnet_peft.results.ranks import find_rank_files, load_ranks
 from espnet_peft.results.scan import collect, read_json
 from espnet_peft.results.schema import MISSING, Row
@@ -28,6 +29,16 @@ def write_tables(rows: Sequence[Row], out_dir) -> Path:
     write_if_changed(out_dir / "results.csv", tables.csv_text(rows))
     write_if_changed(out_dir / "results.tex", tables.latex(rows))
     return write_if_changed(out_dir / "RESULTS.md", tables.markdown(rows))
+
+
+def write_selection(rows: Sequence[Row], out_dir) -> List[Path]:
+    """SELECTION.md (every configuration, its dev error rates and score) and
+    selection.json (the chosen configurations); returns both files."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    configs = selection.select(rows)
+    return [write_if_changed(out_dir / "SELECTION.md", selection.markdown(configs)),
+            write_if_changed(out_dir / "selection.json", selection.json_text(configs))]
 
 
 def _slug(text: str) -> str:

@@ -14,38 +14,7 @@ import yaml
 from espnet_peft.bin import collect_results
 from espnet_peft.results import scan as results
 from espnet_peft.results import curves, plots, ranks, writers
-
-BASE_PARAMS = 3_000_000
-ESPNET_EPOCH = ("[vm] 2026-11-25 16:13:20,267 (trainer:394) INFO: {e}epoch results: [train] iter_time=0.009, "
-                "loss_ctc={tl:.3f}, acc=0.682, loss={tl:.3f}, time=2.88 seconds, total_count=13, [valid] "
-                "loss_ctc={vl:.3f}, cer=0.395, wer=0.983, loss={vl:.3f}, time=0.22 seconds, total_count=2")
-
-
-def write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    return path
-
-
-def make_run(exp: Path, domain, method, adapter_conf=None, lr=0.003, trainable=None, wers=None,
-             epochs=3, log_tail=""):
-    """One adaptation run as peft.sh and ESPnet leave it; ``trainable=None`` = no summary."""
-    conf = {"use_adapter": method != "full", "adapter": method, "adapter_conf": adapter_conf or {},
-            "optim_conf": {"lr": lr}}
-    tag = "_".join([method] + [f"{k}{v}".replace(".", "p") for k, v in (adapter_conf or {}).items()])
-    d = exp / f"adapt_{domain}_{tag}"
-    write(d / "run.json", json.dumps({"role": "adapt", "domain": domain, "method": method, "tag": tag,
-                                      "test_sets": {domain: f"{domain}_test", "source": "adult_test"}}))
-    write(d / "train.yaml", yaml.safe_dump(conf))
-    log = [ESPNET_EPOCH.format(e=e, tl=20 / e, vl=25 / e) for e in range(1, epochs + 1)]
-    write(d / "train.log", "\n".join(log + [log_tail]) + "\n")
-    if trainable is not None:
-        write(d / "peft_summary.json", json.dumps({"method": method, "trainable_params": trainable,
-                                                   "base_params": BASE_PARAMS, "train_wall_s": 30.0,
-                                                   "peak_cpu_rss_mb": 1200.0}))
-    for test, wer in (wers or {}).items():
-        write(d / f"decode_{test}" / "score.json", json.dumps({"wer": wer, "cer": wer / 2}))
-    return d
+from helpers.experiments import BASE_PARAMS, ESPNET_EPOCH, make_run, write, write_score
 
 
 @pytest.fixture
@@ -137,6 +106,78 @@ def test_markdown_and_csv_show_runs_without_numbers(exp):
     assert statuses.count("missing") == 1 + 7 and statuses.count("failed") == 1
     failed = next(r for r in table if r["status"] == "failed")
     assert failed["target_wer"] == "" and "train.log" in failed["note"]
+    # score.json files from before intervals: numbers alone, empty lo/hi, and nothing ranked
+    assert all(r[f"{c}_{end}"] == "" for r in table for c in ("dev_wer", "target_wer", "source_wer")
+               for end in ("lo", "hi"))
+    assert "- Target test WER: lowest point estimate full (lr=0.0005), 20.0; it has no interval" in child
+
+
+INTERVALS = {"adapt_child_full": (20.0, (18.5, 21.5)), "adapt_child_lora_r16_alpha32": (22.0, (20.0, 24.0)),
+             "adapt_child_lora_r4_alpha8": (24.0, (22.5, 25.5)), "base_adult": (60.0, (57.0, 63.0)),
+             "adapt_child_ssvd_o_k_fraction0p4_budget_ratio0p25": (23.0, (21.9, 24.1)),
+             "adapt_child_ssvd_o_k_fraction0p4_budget_ratio0p5": (22.5, (21.0, 24.0)),
+             "adapt_child_ssvd_o_k_fraction0p4_budget_ratio0p75": (23.5, (22.4, 24.6))}
+
+
+def add_intervals(exp):
+    """Stage 8's intervals on every child test score; a source dev WER for one run."""
+    for run, (wer, ci) in INTERVALS.items():
+        write_score(exp / run / "decode_child_test", wer, ci)
+    write_score(exp / "adapt_child_full/decode_adult_test", 12.0, (11.0, 13.0))
+    write_score(exp / "adapt_child_lora_r16_alpha32/decode_adult_dev", 9.0, (8.0, 10.0))
+
+
+def test_tables_show_intervals_and_rank_only_resolved_differences(exp):
+    add_intervals(exp)
+    rows = results.collect(exp)
+    md = writers.write_tables(rows, exp).read_text()
+    assert "No run is marked best" in md.split("## ")[0]  # the rule, in the header
+    child = md.split("## base_adult: accented")[0]
+    assert "| dev WER | test WER | source dev WER | source WER |" in child
+    # dev from an old score.json (number alone), test and source dev with intervals
+    assert "| lora | r=16, α=32, lr=0.003 | 0.400 | 13.33 | 21.0 | 22.0 (20.0–24.0) | 9.0 (8.0–10.0) | 14.0 |" in child
+    assert ("- Target test WER: lowest point estimate full (lr=0.0005), 20.0 (18.5–21.5); intervals overlapping "
+            "it (difference not resolved): lora (r=16, α=32, lr=0.003), ssvd_o (k=40%, outer=0.5, lr=0.003).") in child
+    assert "- Source test WER: lowest point estimate zero_shot, 8.0; it has no interval" in child
+    table = list(csv.DictReader(io.StringIO((exp / "results.csv").read_text())))
+    lora = next(r for r in table if r["tag"] == "lora_r16_alpha32" and r["domain"] == "child")
+    assert (lora["target_wer"], lora["target_wer_lo"], lora["target_wer_hi"]) == ("22.0", "20.0", "24.0")
+    assert (lora["source_dev_wer"], lora["source_dev_wer_lo"], lora["dev_wer"], lora["dev_wer_lo"]) == \
+        ("9.0", "8.0", "21.0", "")
+    tex = (exp / "results.tex").read_text()
+    assert _latex_problems(tex) == [] and "95 \\% bootstrap interval" in tex
+    assert r"& 21.0 & 22.0 (20.0--24.0) & 9.0 (8.0--10.0) & 14.0 & $+10.0$ \\" in tex
+    # narrower intervals resolve the lowest from every other run
+    for run, (wer, _) in INTERVALS.items():
+        write_score(exp / run / "decode_child_test", wer, (wer - 0.2, wer + 0.2))
+    md = writers.write_tables(results.collect(exp), exp).read_text()
+    assert ("- Target test WER: lowest point estimate full (lr=0.0005), 20.0 (19.8–20.2); resolved from every "
+            "other run (no interval overlaps its own).") in md
+    write_score(exp / "adapt_child_full/decode_child_test", 20.0, (21.0, 19.0))
+    with pytest.raises(ValueError, match=r"adapt_child_full/decode_child_test/score.json: 'ci95' must be"):
+        results.collect(exp)
+
+
+def test_learning_vs_forgetting_has_error_bars_on_both_axes(exp, tmp_path, monkeypatch):
+    from matplotlib.container import ErrorbarContainer
+
+    add_intervals(exp)
+    bars = {}
+
+    def record(fig, stem):
+        bars[Path(stem).name] = [[(c.get_label(), c.has_xerr, c.has_yerr) for c in ax.containers
+                                  if isinstance(c, ErrorbarContainer)] for ax in fig.axes if ax.get_ylabel()]
+        return []
+
+    monkeypatch.setattr(plots, "save", record)
+    rows = results.collect(exp)
+    plots.learning_vs_forgetting(rows, tmp_path / "lf")
+    plots.wer_vs_params(rows, tmp_path / "wp")
+    child, accented = bars["lf"]
+    assert ("full fine-tuning", True, True) in child  # source and target intervals
+    assert ("LoRA", False, True) in child  # a target interval; its source score.json is old
+    assert all(not x and not y for _, x, y in accented)  # old score.json files: no bars
+    assert ("LoRA", False, True) in bars["wp"][0]
 
 
 def _latex_problems(tex: str):

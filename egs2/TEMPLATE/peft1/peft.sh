@@ -13,7 +13,7 @@
 #   4 statistics: ESPnet collect_stats (feature mean/var, shape files) per domain
 #   5 base model: train it on the source domain, unless --base_model is given
 #   6 adaptation: every method in --methods on every target domain
-#   7 decoding: every model on its target test set and the source test set
+#   7 decoding: every model on its target test set and the source test set (--eval_sets: or dev sets)
 #   8 scoring: WER/CER per decoding directory (--score_metric: which one the tables report)
 #   9 results: exp/RESULTS.md, exp/results.{csv,tex} and exp/plots/ (espnet_peft.bin.collect_results)
 # The stages' helpers are commands of "python -m espnet_peft.recipe" (--help lists them).
@@ -64,6 +64,8 @@ bpemode=unigram
 base_args=                # extra asr_train options for stage 5 (these three: split at spaces, no quoting)
 adapt_args=               # extra asr_train (s2t_train) options for stage 6
 inference_args=           # extra asr_inference (s2t_inference) options for stage 7
+eval_sets=test            # stage 7: the splits decoded, of each model's target domain and of the source
+                          # domain: test, dev (choosing hyperparameters: conf/tuning/), or "dev test"
 score_metric=wer          # error rate of the result tables: wer, or cer (Mandarin: no word spaces)
 score_normalize=auto      # text normalisation of reference and hypothesis before scoring: basic
                           # (case-folded, punctuation and symbols removed) or none; auto = basic
@@ -99,6 +101,9 @@ token_dir=${datadir}/token_list/bpe_${bpemode}${nbpe}
 if [ -n "${base_model}" ]; then token_tag=pretrained; else token_tag=bpe_${bpemode}${nbpe}; fi
 stats_root=${expdir}/stats_${token_tag}
 case "${task}" in asr|s2t) ;; *) die "--task ${task}: expected asr or s2t" ;; esac
+for split in ${eval_sets}; do
+    case "${split}" in dev|test) ;; *) die "--eval_sets '${eval_sets}': expected test, dev or \"dev test\"" ;; esac
+done
 if [ "${score_normalize}" = auto ]; then
     if [ "${task}" = s2t ]; then score_normalize=basic; else score_normalize=none; fi
 fi
@@ -356,15 +361,17 @@ if ! is_true "${skip_eval}" && { run_stage 7 || run_stage 8; }; then
     }
     if echo " ${methods} " | grep -q " zero_shot "; then
         for t in ${target_domains} ${source_domain}; do
-            add_decode "${base_conf}" "${base_ckpt}" "${base_dir}" "${t}_test"
+            for split in ${eval_sets}; do add_decode "${base_conf}" "${base_ckpt}" "${base_dir}" "${t}_${split}"; done
         done
     fi
     for run in "${adapt_runs[@]}"; do
         read -r d m dir _ <<< "${run}"
         model=$(ls "${dir}"/valid.acc.ave.pth 2>/dev/null || true)
         [ -n "${model}" ] || { log "  ${dir}: no valid.acc.ave.pth (training unfinished?); not decoded"; continue; }
-        for t in "${d}_test" "${source_domain}_test"; do
-            add_decode "${dir}/config.yaml" "${model}" "${dir}" "${t}" "${base_ckpt}"
+        for split in ${eval_sets}; do
+            for t in "${d}_${split}" "${source_domain}_${split}"; do
+                add_decode "${dir}/config.yaml" "${model}" "${dir}" "${t}" "${base_ckpt}"
+            done
         done
     done
 fi
